@@ -11,4 +11,12 @@ public sealed class HessianFactorizationException : InvalidOperationException
     public HessianFactorizationException(string message) : base(message)
     {
     }
+
+    /// <summary>
+    /// <paramref name="innerException"/> with where it happened: the driver prefixes the tensor whose calibration
+    /// inputs gave the Hessian, which the factorization does not know.
+    /// </summary>
+    public HessianFactorizationException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
 }

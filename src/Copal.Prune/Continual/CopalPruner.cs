@@ -28,6 +28,12 @@ public sealed class CopalPruner : ILinearPruner
     /// <summary>The state this pruner folds every dataset into.</summary>
     public CopalState State { get; }
 
+    // How many Hessians this pruner has factored (tests count them per layer).
+    private int _factorizations;
+
+    /// <summary>How many Hessians this pruner has factored so far (the sensitivity's, the update's and the OBS sweep's).</summary>
+    internal int Factorizations => Volatile.Read(ref _factorizations);
+
     /// <inheritdoc/>
     public string Name => "copal";
 
@@ -88,7 +94,9 @@ public sealed class CopalPruner : ILinearPruner
         }
         else
         {
-            double[] columns = StepSensitivity.NormalizedColumns(weight, rows, cols, statistics, options, cancellationToken);
+            double[] columns = options.Sensitivity == SensitivityEstimator.Hessian
+                ? StepSensitivity.Normalized(weight, rows, cols, (double[])GroupObsColumns(target, statistics, cancellationToken).Clone())
+                : StepSensitivity.NormalizedColumns(weight, rows, cols, statistics, options, cancellationToken);
             SensitivityAccumulator.Fold(linear.Columns, columns, options.Accumulate, options.Decay, first: step == 0);
         }
         linear.Steps = step + 1;
@@ -136,7 +144,7 @@ public sealed class CopalPruner : ILinearPruner
                 mask[i] = w[i] == 0f;
             }
             original.CopyTo(weight);
-            MaskedObsUpdate.Apply(weight, rows, cols, mask, HessianFor(hessian, s, cols, options), options.PercentDamp, cancellationToken);
+            MaskedObsUpdate.Apply(weight, rows, cols, mask, GroupFactor(target, HessianFor(hessian, s, cols, options), cancellationToken), cancellationToken);
         }
         else
         {
@@ -201,6 +209,9 @@ public sealed class CopalPruner : ILinearPruner
     // (gate/up) share one Hessian, so it is factored once, not three (two) times. A linear pruned with another array
     // (max accumulation gives each its own diagonal; a Hessian read again from the spill) is factored anew.
     private readonly Dictionary<string, (float[] Hessian, SweepFactor Factor)> _groupFactors = new(StringComparer.Ordinal);
+    // This dataset's Hessian sensitivity coefficients (before normalization) of each input group in the layer being
+    // pruned, with the statistics they came from: q/k/v (gate/up) read one statistics object, so its H is factored once.
+    private readonly Dictionary<string, (InputStatistics Statistics, int Sequences, double[] Columns)> _groupObsColumns = new(StringComparer.Ordinal);
     // Each input group's pooled cross term in the layer being pruned (this dataset's statistics array, overwritten).
     private readonly Dictionary<string, double[]> _groupCrossTerms = new(StringComparer.Ordinal);
     // How many linears of each input group the layer being pruned has yet to prune.
@@ -213,6 +224,7 @@ public sealed class CopalPruner : ILinearPruner
         {
             _groupHessians.Clear();
             _groupFactors.Clear();
+            _groupObsColumns.Clear();
             _groupCrossTerms.Clear();
             _groupPending.Clear();
             _layer = layer;
@@ -236,6 +248,7 @@ public sealed class CopalPruner : ILinearPruner
         _groupPending.Remove(leaderName);
         _groupHessians.Remove(leaderName);
         _groupFactors.Remove(leaderName);
+        _groupObsColumns.Remove(leaderName);
         _groupCrossTerms.Remove(leaderName);
         if (State.Linears.ContainsKey(leaderName))
         {
@@ -252,8 +265,23 @@ public sealed class CopalPruner : ILinearPruner
         }
         _groupFactors.Remove(leaderName); // the previous factor may go before the new one is made
         SweepFactor factor = Factor(hessian, target.Cols, State.Options, cancellationToken);
+        Interlocked.Increment(ref _factorizations);
         _groupFactors[leaderName] = (hessian, factor);
         return factor;
+    }
+
+    // StepSensitivity.ObsColumns of the statistics' Hessian, made once for the linears that read the same statistics.
+    private double[] GroupObsColumns(LinearTarget target, InputStatistics statistics, CancellationToken cancellationToken)
+    {
+        string leaderName = LlamaTensorNames.Linear(target.Layer, target.Id.InputGroupLeader());
+        if (_groupObsColumns.TryGetValue(leaderName, out var cached) && ReferenceEquals(cached.Statistics, statistics) && cached.Sequences == statistics.Sequences)
+        {
+            return cached.Columns;
+        }
+        double[] columns = StepSensitivity.ObsColumns(statistics.Hessian, target.Cols, State.Options.PercentDamp, cancellationToken);
+        Interlocked.Increment(ref _factorizations);
+        _groupObsColumns[leaderName] = (statistics, statistics.Sequences, columns);
+        return columns;
     }
 
     /// <summary>

@@ -18,13 +18,26 @@ internal static class MaskedObsUpdate
         {
             throw new PruningShapeException($"the Hessian has {hessian.LongLength} entries, expected {cols}×{cols}", nameof(hessian));
         }
+        // Dead inputs get the diagonal SparseGPT gives them: their weights do not affect the output.
+        Apply(weight, rows, cols, pruneMask, SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="Apply(Span{float}, int, int, ReadOnlySpan{bool}, float[], double, CancellationToken)"/> with the Hessian
+    /// already factored: the linears of an input group share the accumulated Hessian, so COPAL factors it once for them.
+    /// </summary>
+    public static void Apply(Span<float> weight, int rows, int cols, ReadOnlySpan<bool> pruneMask, SweepFactor factor, CancellationToken cancellationToken)
+    {
+        if (factor.Dead.Length != cols)
+        {
+            throw new PruningShapeException($"the factor is for {factor.Dead.Length} inputs, expected {cols}", nameof(factor));
+        }
         var w = new double[weight.Length];
         for (int i = 0; i < w.Length; i++)
         {
             w[i] = weight[i];
         }
-        // Dead inputs get the diagonal SparseGPT gives them: their weights do not affect the output.
-        double[] u = SweepFactor.Compute(hessian, cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken).U;
+        double[] u = factor.U;
         bool[] mask = pruneMask.ToArray();
         RowPartition.For(rows, 8, (r0, r1) =>
         {

@@ -17,6 +17,12 @@ internal static class StepSensitivity
         double[] c = options.Sensitivity == SensitivityEstimator.Output
             ? stats.ColumnMeanSquares.ToArray()
             : ObsColumns(stats.Hessian, cols, options.PercentDamp, cancellationToken);
+        return Normalized(weight, rows, cols, c);
+    }
+
+    /// <summary>ĉ = c/‖s‖_F for <paramref name="weight"/> [rows, cols] (dense), in place in <paramref name="c"/>.</summary>
+    internal static double[] Normalized(ReadOnlySpan<float> weight, int rows, int cols, double[] c)
+    {
         double norm = FrobeniusNorm(weight, rows, cols, c);
         if (norm > 0 && double.IsFinite(norm))
         {
@@ -55,7 +61,7 @@ internal static class StepSensitivity
     }
 
     /// <summary>c_j = 1/[(H + λI)⁻¹]_jj, with [H⁻¹]_jj = Σ_k U_kj² from SparseGPT's factor U; dead inputs get 0.</summary>
-    private static double[] ObsColumns(double[] hessian, int cols, double percentDamp, CancellationToken cancellationToken)
+    internal static double[] ObsColumns(double[] hessian, int cols, double percentDamp, CancellationToken cancellationToken)
     {
         SweepFactor factor = SweepFactor.Compute((double[])hessian.Clone(), cols, new SparseGptOptions(PercentDamp: percentDamp), cancellationToken);
         double[] u = factor.U;

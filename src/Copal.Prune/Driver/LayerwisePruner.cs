@@ -421,8 +421,8 @@ public sealed class LayerwisePruner
         {
             RequireFiniteInputs(pruner, name, stats);
         }
-        LinearPruneResult result = pruner.Prune(new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
-            stats ?? new InputStatistics(cols, collectHessian: false), _options.Pattern, cancellationToken);
+        LinearPruneResult result = PruneNamed(pruner, new LinearTarget(_model.Config.NumLayers, LinearId.QProj, name, rows, cols), weight,
+            stats ?? new InputStatistics(cols, collectHessian: false), "(lm_head)", cancellationToken);
         if (stats is not null)
         {
             // lm_head is its input's only reader; the untied embedding pruned next should not sit beside its U.
@@ -587,8 +587,24 @@ public sealed class LayerwisePruner
         FloatConvert.ToSingle(view, weight);
         RequireFinite(view, weight);
         RequireFiniteInputs(_pruner, name, stats);
-        LinearPruneResult result = _pruner.Prune(new LinearTarget(layer, id, name, rows, cols), weight, stats, _options.Pattern, cancellationToken);
+        LinearPruneResult result = PruneNamed(_pruner, new LinearTarget(layer, id, name, rows, cols), weight, stats,
+            FormattableString.Invariant($"in layer {layer}"), cancellationToken);
         return (Encoded(name, view, weight), result);
+    }
+
+    // The pruner's Prune; a Hessian it cannot factor names the tensor whose calibration inputs gave it (the factorization
+    // knows only the matrix), so the one line says which linear as well as why and what to change.
+    private LinearPruneResult PruneNamed(ILinearPruner pruner, LinearTarget target, Span<float> weight, InputStatistics stats, string where,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return pruner.Prune(target, weight, stats, _options.Pattern, cancellationToken);
+        }
+        catch (HessianFactorizationException e)
+        {
+            throw new HessianFactorizationException($"tensor '{target.Name}' {where}: {e.Message}", e);
+        }
     }
 
     /// <summary>Working copies above this size are collected as soon as their linear is pruned.</summary>

@@ -51,7 +51,7 @@ internal static class InverseHessianFactor
         throw new HessianFactorizationException(
             $"SparseGPT: the [{n}, {n}] Hessian is not positive definite after {options.MaxDampRetries + 1} attempts " +
             $"(last dampening {percent.ToString("G3", CultureInfo.InvariantCulture)} × mean diagonal {mean.ToString("G6", CultureInfo.InvariantCulture)}; {lastFailure}); " +
-            "check the calibration inputs for NaN/∞ or raise the dampening");
+            "raise the dampening (PercentDamp or MaxDampRetries of the method's options)");
     }
 
     // No dampening makes a Hessian holding NaN or ∞ factorable: the retries would fail at a pivot that says nothing

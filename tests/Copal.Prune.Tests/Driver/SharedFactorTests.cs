@@ -35,6 +35,33 @@ public sealed class SharedFactorTests : IDisposable
         Assert.Equal((5 * 4) + (includeEmbeddings ? 1 : 0), sparseGpt.Factorizations);
     }
 
+    /// <summary>
+    /// The driver lets each statistics object go once its last linear is pruned, so a kept U lives from the first linear
+    /// of its input to the last, not to the end of the layer (or run): every object is released exactly once, after
+    /// the last Prune that reads it.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void The_driver_releases_each_statistics_object_after_its_last_linear(bool trueSequential, bool includeEmbeddings)
+    {
+        var recorder = new ReleaseRecorder();
+        var calibration = CalibrationSet.FromFiles(CopalTokenizer.FromDirectory(TestData.Stories260K), [TestData.Path("text", "tinystories", "calib.txt")], 2, 32, seed: 0);
+        using var backend = new CpuBackend(threads: 1);
+        PruneJob.Run(new PruneRequest(TestData.Stories260K, _temp.File("out"), new MethodPruner(recorder),
+            new PruneOptions(new SparsityPattern.Unstructured(0.5)) { TrueSequential = trueSequential, IncludeEmbeddings = includeEmbeddings }, calibration), backend);
+
+        List<InputStatistics> read = [.. recorder.Events.Where(e => !e.Released).Select(e => e.Statistics).Distinct()];
+        Assert.Equal((5 * 4) + (includeEmbeddings ? 1 : 0), read.Count);
+        foreach (InputStatistics stats in read)
+        {
+            int[] releases = [.. recorder.Events.Select((e, i) => (e, i)).Where(x => x.e.Released && ReferenceEquals(x.e.Statistics, stats)).Select(x => x.i)];
+            int lastRead = recorder.Events.FindLastIndex(e => !e.Released && ReferenceEquals(e.Statistics, stats));
+            Assert.Single(releases);
+            Assert.Equal(lastRead + 1, releases[0]);
+        }
+    }
+
     /// <summary>Sharing follows the inputs the linears read, whatever the layout: fused q/k/v (Phi-3), biases (Qwen2), norms after the projections (OLMo 2).</summary>
     [Theory]
     [InlineData("Phi3ForCausalLM")]
@@ -126,6 +153,30 @@ public sealed class SharedFactorTests : IDisposable
         double[] after = pruner.PruneToDouble(weight, 8, Cols, stats, pattern, CancellationToken.None, out _);
         double[] fresh = new SparseGptPruner(new SparseGptOptions(BlockSize: 16)).PruneToDouble(weight, 8, Cols, stats, pattern, CancellationToken.None, out _);
         Assert.True(fresh.AsSpan().SequenceEqual(after));
+    }
+
+    // SparseGPT, with the order in which the driver hands it statistics and lets them go.
+    private sealed class ReleaseRecorder : IPruningMethod
+    {
+        private readonly SparseGptPruner _sparseGpt = new();
+
+        public List<(InputStatistics Statistics, bool Released)> Events { get; } = [];
+
+        public string Name => "sparsegpt";
+
+        public bool NeedsHessian => true;
+
+        public void ReleaseStatistics(InputStatistics statistics)
+        {
+            Events.Add((statistics, true));
+            ((IPruningMethod)_sparseGpt).ReleaseStatistics(statistics);
+        }
+
+        public LinearPruneResult Prune(Span<float> weight, int rows, int cols, InputStatistics? stats, SparsityPattern pattern, CancellationToken cancellationToken = default)
+        {
+            Events.Add((stats!, false));
+            return _sparseGpt.Prune(weight, rows, cols, stats, pattern, cancellationToken);
+        }
     }
 
     private static InputStatistics Statistics(int cols, int tokens)
