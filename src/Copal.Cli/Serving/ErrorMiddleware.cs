@@ -38,12 +38,16 @@ internal sealed class ErrorMiddleware(RequestCounts counts)
     private async Task WriteErrorAsync(HttpContext context, Exception e)
     {
         counts.CountError();
-        if (context.Response.HasStarted)
-        {
-            return;
-        }
         (int status, JsonObject body) = OpenAiErrors.ErrorObject(e, chat: context.Request.Path.StartsWithSegments("/v1/chat/completions", StringComparison.Ordinal));
         OpenAiErrors.ReportBug(context, status, e);
+        if (context.Response.HasStarted)
+        {
+            // Its status is sent (a large answer starts before it is written): no error answer can replace it. The
+            // connection is ended, as Kestrel ends it for any failure after the start, so that the client sees the
+            // answer broken (no last chunk); returning would end the body cleanly, a 200 cut off mid-JSON.
+            context.Abort();
+            return;
+        }
         // A 405 must say which methods the URL takes (RFC 9110); routing set Allow, and Clear would drop it. A
         // "Connection: close" set where a body was left unread stays too: the client learns the connection ends.
         Microsoft.Extensions.Primitives.StringValues allow = context.Response.Headers.Allow;

@@ -196,6 +196,22 @@ public sealed class AtomicDirectory : IDisposable
     /// </summary>
     private const string StateLockFile = ".copal-state.lock";
 
+    /// <summary>
+    /// Whether <paramref name="folder"/>, in an output, is one --force replaces with it (a COPAL state's, the chat
+    /// templates'); false for any other, and where it cannot be read: the output is then refused.
+    /// </summary>
+    internal static bool IsReplacedWithOutput(string folder)
+    {
+        try
+        {
+            return IsStateFolder(folder) || IsChatTemplatesFolder(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     // A folder `prune --state` wrote: a state's files and nothing else (but a lock file left behind), not through a link (`--state out/st`).
     private static bool IsStateFolder(string folder) =>
         new DirectoryInfo(folder).LinkTarget is null

@@ -9,17 +9,22 @@ namespace Copal.Tensors.IO;
 /// folder, so that the replacement never swaps or deletes a state under the run reading or writing it: while one does,
 /// this run is refused, and while this run holds the locks, that run is. One process shares one set of locks per folder
 /// (a command checks its output before its work and claims it later, both under the lock), released when its last
-/// holder is disposed.
+/// holder is disposed; a later holder adds the folders made in it since. The folders in it are locked in name order up
+/// to the first that --force does not replace (the output is refused for it).
 /// </summary>
 public sealed class OutputFolderLock : IDisposable
 {
     private static readonly Lock s_gate = new();
     private static readonly Dictionary<string, Held> s_held = new(StringComparer.Ordinal);
 
-    private sealed class Held(List<FolderLock> locks)
+    private sealed class Held
     {
-        public List<FolderLock> Locks { get; } = locks;
-        public int Holders { get; set; } = 1;
+        public List<FolderLock> Locks { get; } = [];
+
+        // The folders locked, the output's own and those in it: one made there later is locked by a later holder.
+        public HashSet<string> Locked { get; } = new(StringComparer.Ordinal);
+
+        public int Holders { get; set; }
     }
 
     private readonly string? _folder;
@@ -43,40 +48,53 @@ public sealed class OutputFolderLock : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(full);
         lock (s_gate)
         {
-            if (s_held.TryGetValue(full, out Held? held))
-            {
-                held.Holders++;
-                return new OutputFolderLock(full);
-            }
-            if (!Directory.Exists(full))
+            s_held.TryGetValue(full, out Held? held);
+            if (held is null && !Directory.Exists(full))
             {
                 return new OutputFolderLock(null);
             }
-            var locks = new List<FolderLock>();
+            // A later holder (the rename at the end of the run) locks what was made in the folder since the first:
+            // another run's --state folder there, which the replacement would delete under that run.
+            var taken = new Held();
             try
             {
-                Take(full, locks, () => InUse(name, path, null));
+                if (held is null)
+                {
+                    Take(full, taken, () => InUse(name, path, null));
+                }
                 foreach (string inner in InnerFolders(full))
                 {
-                    Take(inner, locks, () => InUse(name, path, Path.GetFileName(inner)));
+                    if (held?.Locked.Contains(inner) != true)
+                    {
+                        Take(inner, taken, () => InUse(name, path, Path.GetFileName(inner)));
+                    }
+                    // A folder --force does not replace refuses the output (AtomicDirectory says why): those after it
+                    // need no lock, nor a descriptor each (a folder of thousands of subfolders ran out of them).
+                    if (!AtomicDirectory.IsReplacedWithOutput(inner))
+                    {
+                        break;
+                    }
                 }
             }
             catch
             {
-                locks.ForEach(l => l.Dispose());
+                taken.Locks.ForEach(l => l.Dispose());
                 throw;
             }
-            s_held[full] = new Held(locks);
+            held ??= s_held[full] = new Held();
+            held.Locks.AddRange(taken.Locks);
+            held.Locked.UnionWith(taken.Locked);
+            held.Holders++;
             return new OutputFolderLock(full);
         }
     }
 
-    // The folders in the output, not through a link; none where it cannot be listed.
+    // The folders in the output, not through a link, in ordinal order; none where it cannot be listed.
     private static IEnumerable<string> InnerFolders(string full)
     {
         try
         {
-            return Directory.EnumerateDirectories(full).Where(d => new DirectoryInfo(d).LinkTarget is null).ToList();
+            return Directory.EnumerateDirectories(full).Where(d => new DirectoryInfo(d).LinkTarget is null).Order(StringComparer.Ordinal).ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -84,18 +102,19 @@ public sealed class OutputFolderLock : IDisposable
         }
     }
 
-    private static void Take(string folder, List<FolderLock> locks, Func<IOException> inUse)
+    private static void Take(string folder, Held taken, Func<IOException> inUse)
     {
-        FolderLock? taken;
+        FolderLock? locked;
         try
         {
-            taken = FolderLock.TryAcquireToReplace(folder);
+            locked = FolderLock.TryAcquireToReplace(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return; // gone since, or one this user may not open: nothing to lock (its replacement says why it fails)
         }
-        locks.Add(taken ?? throw inUse());
+        taken.Locks.Add(locked ?? throw inUse());
+        taken.Locked.Add(folder);
     }
 
     // Worded as --state's and --resume's refusal (PruneCommand), which the other run may have met; the other run may

@@ -125,4 +125,53 @@ public sealed class OutputFolderLockTests : IDisposable
         Assert.Equal(["config.json", "st"], Entries(input));
         Assert.Equal(["out"], Entries(_dir.Path));
     }
+
+    /// <summary>
+    /// A state folder made in the output while the run works (another run's `--state out/st2`, its --out elsewhere),
+    /// whose run has renamed its finished state in and still holds its lock: the rename onto the output locks it
+    /// first. The commit's lock was shared with the one taken when the run started, which knew only the folders there
+    /// then: the replacement deleted the other run's state under it.
+    /// </summary>
+    [LinuxFact]
+    public void A_state_folder_made_in_the_output_during_the_run_is_locked_before_the_replacement()
+    {
+        string output = Output();
+        using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: true);
+        File.WriteAllText(dir.File("config.json"), "new");
+        string state = Path.Combine(output, "st2");
+        using FolderLock? other = FolderLock.TryAcquireToWrite(state, ".lock");
+        Assert.NotNull(other);
+        File.WriteAllText(Path.Combine(state, "copal-state.json"), "{}");
+        File.WriteAllText(Path.Combine(state, "copal-state.safetensors"), "x");
+
+        var e = Assert.Throws<IOException>(dir.Commit);
+
+        Assert.Equal(InUse(output, "st2"), e.Message);
+        Assert.Equal(["copal-state.json", "copal-state.safetensors"], Entries(state));
+        Assert.Equal("old", File.ReadAllText(Path.Combine(output, "config.json")));
+    }
+
+    /// <summary>
+    /// An output holding a folder that --force does not replace (neither a state's nor the chat templates') is refused
+    /// whatever else it holds: the folders after it (in ordinal order) are not opened for a lock. Each took a
+    /// descriptor: a folder of 25,000 subfolders, past this machine's 20,000, ended `-o 'Big'` with "Too many open
+    /// files", --force or not, before the one line that says why it is refused.
+    /// </summary>
+    [LinuxFact]
+    public void Folders_after_one_that_force_refuses_are_not_locked()
+    {
+        string output = Output();
+        for (int i = 0; i < 50; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(output, $"notes{i:D2}"));
+        }
+        using OutputFolderLock held = OutputFolderLock.Acquire("--out", output, output);
+
+        Assert.Null(FolderLock.TryAcquireToRead(output));
+        Assert.Null(FolderLock.TryAcquireToRead(Path.Combine(output, "notes00")));
+        using FolderLock? later = FolderLock.TryAcquireToRead(Path.Combine(output, "notes49"));
+        Assert.NotNull(later);
+        var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
+        Assert.StartsWith($"--out '{output}' holds the folder 'notes", e.Message, StringComparison.Ordinal);
+    }
 }
