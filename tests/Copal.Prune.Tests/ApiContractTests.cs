@@ -145,7 +145,7 @@ public class ApiContractTests
         stats.AddSequence(new float[] { 1, float.NaN, 0, 2 }, 1);
         var e = Assert.Throws<HessianFactorizationException>(() =>
             new SparseGptPruner(new SparseGptOptions(MaxDampRetries: 2)).Prune(new float[8] { 1, 2, 3, 4, 5, 6, 7, 8 }, 2, 4, stats, new SparsityPattern.Unstructured(0.5)));
-        Assert.Equal("SparseGPT: the [4, 4] input Hessian holds NaN at row 0, column 1 (input features 0 and 1): the calibration activations held a non-finite value; pruning needs finite activations", e.Message);
+        Assert.Equal("the [4, 4] input Hessian holds NaN at row 0, column 1 (input features 0 and 1): the calibration activations held a non-finite value, or their products overflowed; pruning needs finite activations", e.Message);
 
         var h = new double[9];
         h[0] = h[4] = 1;
@@ -163,6 +163,19 @@ public class ApiContractTests
             new SparseGptPruner(new SparseGptOptions(MaxDampRetries: 2)).Prune(new float[4] { 1, 2, 3, 4 }, 2, 2, InputStatistics.FromHessian(h, 2), new SparsityPattern.Unstructured(0.5)));
         Assert.Contains("not positive definite after 3 attempts", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>
+    /// COPAL's weight update factors its Hessian with the same code as SparseGPT; the failure names no method (the driver
+    /// prefixes the tensor), so a COPAL run is not told that SparseGPT failed.
+    /// </summary>
+    [Fact]
+    public void A_failed_factorization_in_copals_update_names_no_other_method()
+    {
+        var e = Assert.Throws<HessianFactorizationException>(() =>
+            Copal.Prune.Continual.MaskedObsUpdate.Apply(new float[4] { 1, 2, 3, 4 }, 2, 2, new bool[4] { true, false, false, true }, new float[] { -1, 0, 0, -1 }, 0.01, CancellationToken.None));
+        Assert.StartsWith("the [2, 2] Hessian is not positive definite after 9 attempts", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("SparseGPT", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

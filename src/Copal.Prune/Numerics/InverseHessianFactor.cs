@@ -48,8 +48,9 @@ internal static class InverseHessianFactor
             ReflectAcrossAntiDiagonal(z, n);
             return (z, percent);
         }
+        // No method's name: SparseGPT and COPAL's sweeps factor here alike, and the driver prefixes the tensor.
         throw new HessianFactorizationException(
-            $"SparseGPT: the [{n}, {n}] Hessian is not positive definite after {options.MaxDampRetries + 1} attempts " +
+            $"the [{n}, {n}] Hessian is not positive definite after {options.MaxDampRetries + 1} attempts " +
             $"(last dampening {percent.ToString("G3", CultureInfo.InvariantCulture)} × mean diagonal {mean.ToString("G6", CultureInfo.InvariantCulture)}; {lastFailure}); " +
             "raise the dampening (PercentDamp or MaxDampRetries of the method's options)");
     }
@@ -65,8 +66,8 @@ internal static class InverseHessianFactor
             {
                 long i = k / n, j = k % n;
                 throw new HessianFactorizationException(string.Create(CultureInfo.InvariantCulture,
-                    $"SparseGPT: the [{n}, {n}] input Hessian holds {Copal.Tensors.Numerics.NonFinite.Describe(hessian[k])} at row {i}, column {j} (input features {i} and {j}): ") +
-                    "the calibration activations held a non-finite value; pruning needs finite activations");
+                    $"the [{n}, {n}] input Hessian holds {Copal.Tensors.Numerics.NonFinite.Describe(hessian[k])} at row {i}, column {j} (input features {i} and {j}): ") +
+                    "the calibration activations held a non-finite value, or their products overflowed; pruning needs finite activations");
             }
         }
     }
