@@ -8,7 +8,12 @@ using Copal.Testing;
 
 namespace Copal.Serving.Tests;
 
-/// <summary>/metrics: the engine's and the server's counters in Prometheus' text format, each with its HELP and TYPE.</summary>
+/// <summary>
+/// /metrics: the engine's and the server's counters in Prometheus' text format, each with its HELP and TYPE. Run with no
+/// other test class beside it: the process gauges are checked against the resident pages and allocated bytes read just
+/// before and after a scrape, which another class's large buffers, allocated or freed meanwhile, would move.
+/// </summary>
+[Collection(QuietHeapCollection.Name)]
 public sealed class MetricsTests
 {
     [Fact]
