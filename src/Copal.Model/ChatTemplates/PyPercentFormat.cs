@@ -70,7 +70,9 @@ internal static class PyPercentFormat
                 {
                     i++;
                     Value v = NextArgument();
-                    return v is IntegerValue or BooleanValue ? (int)Math.Clamp(Values.ToDouble(v), -Interpreter.MaxLength, Interpreter.MaxLength) : throw Fail("* wants int");
+                    // Refused past the budget as a written number is: a clamp would write a shorter text than Python's.
+                    return v is not (IntegerValue or BooleanValue) ? throw Fail("* wants int")
+                        : Math.Abs(Values.ToDouble(v)) <= Interpreter.MaxLength ? (int)Values.ToDouble(v) : throw Fail("width or precision too big");
                 }
                 int digitsStart = i;
                 while (i < format.Length && char.IsAsciiDigit(format[i]))
@@ -205,6 +207,7 @@ internal static class PyPercentFormat
     {
         IntegerValue { Value: >= 0 and <= 0x10FFFF and not (>= 0xD800 and <= 0xDFFF) } i => char.ConvertFromUtf32((int)i.Value),
         IntegerValue => throw fail("%c arg not in range(0x110000) or a surrogate"),
+        BooleanValue b => b.Value ? "\u0001" : "\u0000",
         StringValue s when Builtins.CodePoints(s.Value).Count == 1 => s.Value,
         _ => throw fail($"%c requires an integer or a single character, not {value.AKind}"),
     };
@@ -281,8 +284,16 @@ internal static class PyPercentFormat
         return q;
     }
 
+    // A double's exact value has at most 1074 decimals and 767 significant digits: past them every digit is a zero,
+    // written as such rather than computed through 10^precision (a precision near the budget took hours).
+    private const int ExactDecimals = 1100, ExactDigits = 800;
+
     private static string Fixed(double a, int decimals, bool alternate)
     {
+        if (decimals > ExactDecimals)
+        {
+            return Fixed(a, ExactDecimals, alternate) + new string('0', decimals - ExactDecimals);
+        }
         string digits = Scaled(a, decimals).ToString(CultureInfo.InvariantCulture).PadLeft(decimals + 1, '0');
         string whole = digits[..^decimals], fraction = digits[^decimals..];
         return decimals == 0 ? whole + (alternate ? "." : "") : whole + "." + fraction;
@@ -294,6 +305,11 @@ internal static class PyPercentFormat
         if (a == 0)
         {
             return (new string('0', count), 0);
+        }
+        if (count > ExactDigits)
+        {
+            (string exact, int at) = Significant(a, ExactDigits);
+            return (exact + new string('0', count - ExactDigits), at);
         }
         int exponent = (int)Math.Floor(Math.Log10(a));
         // Log10 can be off by one near a power of ten: correct it against the exact digits.
