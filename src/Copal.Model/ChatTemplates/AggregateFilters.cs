@@ -150,28 +150,10 @@ internal sealed partial class Interpreter
     private bool Less(Value a, Value b, string name, FilterNode node) => (a, b) switch
     {
         (IntegerValue or FloatValue or BooleanValue, IntegerValue or FloatValue or BooleanValue) => Values.ToDouble(a) < Values.ToDouble(b),
-        (StringValue x, StringValue y) => CodePointLess(x.Value, y.Value),
+        (StringValue x, StringValue y) => PyStr.CompareByCodePoint(x.Value, y.Value) < 0,
         // Lists with lists and tuples with tuples, item by item: at the first unequal pair, else the shorter first.
         (ArrayValue x, ArrayValue y) when x.IsTuple == y.IsTuple => x.Items.Zip(y.Items).FirstOrDefault(p => !Values.PyEquals(p.First, p.Second, Where(node))) is ({ } first, { } second)
             ? Less(first, second, name, node) : x.Items.Count < y.Items.Count,
         _ => throw Error(node, $"{name} cannot compare {a.AKind} with {b.AKind}"),
     };
-
-    // Python orders strings by code point (UTF-16 order puts a surrogate pair below U+E000..U+FFFF).
-    private static bool CodePointLess(string x, string y)
-    {
-        StringRuneEnumerator a = x.EnumerateRunes(), b = y.EnumerateRunes();
-        while (true)
-        {
-            bool moreA = a.MoveNext(), moreB = b.MoveNext();
-            if (!moreA || !moreB)
-            {
-                return !moreA && moreB;
-            }
-            if (a.Current != b.Current)
-            {
-                return a.Current.Value < b.Current.Value;
-            }
-        }
-    }
 }

@@ -382,7 +382,7 @@ internal static class Builtins
         {
             string x = caseSensitive ? sa.Value : JsCase.Lower(sa.Value);
             string y = caseSensitive ? sb.Value : JsCase.Lower(sb.Value);
-            return Math.Sign(string.CompareOrdinal(x, y));
+            return Math.Sign(PyStr.CompareByCodePoint(x, y));
         }
         throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Copal.Model.ChatTemplates;
 
@@ -9,6 +10,27 @@ namespace Copal.Model.ChatTemplates;
 internal static class PyStr
 {
     private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");
+
+    /// <summary>
+    /// Python's order of strings, by code point: negative, 0 or positive. Not <see cref="string.CompareOrdinal(string, string)"/>,
+    /// whose UTF-16 order puts a character above U+FFFF (a surrogate pair) before U+E000..U+FFFF.
+    /// </summary>
+    public static int CompareByCodePoint(string x, string y)
+    {
+        StringRuneEnumerator a = x.EnumerateRunes(), b = y.EnumerateRunes();
+        while (true)
+        {
+            bool moreA = a.MoveNext(), moreB = b.MoveNext();
+            if (!moreA || !moreB)
+            {
+                return moreA.CompareTo(moreB);
+            }
+            if (a.Current != b.Current)
+            {
+                return a.Current.Value.CompareTo(b.Current.Value);
+            }
+        }
+    }
 
     /// <summary>Python's <c>str.isspace()</c> of one character: bidirectional types WS, B and S and category Zs.</summary>
     public static bool IsSpace(char c) => c is (>= '\t' and <= '\r') or (>= '\x1c' and <= ' ') or '\x85'
