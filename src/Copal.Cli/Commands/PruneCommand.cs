@@ -487,23 +487,10 @@ internal static class PruneCommand
     private static FolderLock? LockResumeFolder(string resume)
     {
         string real = RealPath.Resolve(resume);
-        if (!Directory.Exists(real))
-        {
-            return null;
-        }
-        FolderLock? held;
-        try
-        {
-            held = FolderLock.TryAcquireToRead(real);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Gone since, or one this user may not list: read unlocked; Load says what is missing or unreadable.
-            return null;
-        }
+        FolderLock? held = InputFolderLock.AcquireShared(real, () => InUse("--resume", resume));
         if (held is null)
         {
-            throw InUse("--resume", resume);
+            return null;
         }
         // What a killed run left is settled by one run alone: the lock is made exclusive for it, then shared again (a
         // run that meanwhile took it too is refused, as is this run where another already reads the folder).

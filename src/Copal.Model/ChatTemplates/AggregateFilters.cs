@@ -88,26 +88,8 @@ internal sealed partial class Interpreter
         {
             return 0.0 * x;
         }
-        long bits = BitConverter.DoubleToInt64Bits(x);
-        int exponent = (int)((bits >> 52) & 0x7FF);
-        long mantissa = bits & 0xFFFFFFFFFFFFFL;
-        if (exponent == 0)
-        {
-            exponent = 1;
-        }
-        else
-        {
-            mantissa |= 1L << 52;
-        }
-        exponent -= 1075;
-        // |x| * 10^digits = numerator / denominator exactly.
-        BigInteger numerator = new BigInteger(mantissa) * (exponent > 0 ? BigInteger.Pow(2, exponent) : 1) * (digits > 0 ? BigInteger.Pow(10, (int)digits) : 1);
-        BigInteger denominator = (exponent < 0 ? BigInteger.Pow(2, -exponent) : 1) * (digits < 0 ? BigInteger.Pow(10, (int)-digits) : 1);
-        BigInteger q = BigInteger.DivRem(numerator, denominator, out BigInteger r);
-        if (2 * r > denominator || (2 * r == denominator && !q.IsEven))
-        {
-            q++;
-        }
+        // digits is within −308..323 here, so it fits an int.
+        BigInteger q = ExactDecimal.ScaledHalfEven(x, (int)digits);
         double magnitude = double.Parse(q.ToString(CultureInfo.InvariantCulture) + "E" + (-digits).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         return double.CopySign(magnitude, x);
     }

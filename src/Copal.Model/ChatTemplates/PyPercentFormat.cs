@@ -259,31 +259,6 @@ internal static class PyPercentFormat
         return (sign, body, true);
     }
 
-    // |x| * 10^shift rounded half to even, exactly.
-    private static BigInteger Scaled(double a, int shift)
-    {
-        long bits = BitConverter.DoubleToInt64Bits(a);
-        int exponent = (int)((bits >> 52) & 0x7FF);
-        long mantissa = bits & 0xFFFFFFFFFFFFFL;
-        if (exponent == 0)
-        {
-            exponent = 1;
-        }
-        else
-        {
-            mantissa |= 1L << 52;
-        }
-        exponent -= 1075;
-        BigInteger numerator = new BigInteger(mantissa) * (exponent > 0 ? BigInteger.Pow(2, exponent) : 1) * (shift > 0 ? BigInteger.Pow(10, shift) : 1);
-        BigInteger denominator = (exponent < 0 ? BigInteger.Pow(2, -exponent) : 1) * (shift < 0 ? BigInteger.Pow(10, -shift) : 1);
-        BigInteger q = BigInteger.DivRem(numerator, denominator, out BigInteger r);
-        if (2 * r > denominator || (2 * r == denominator && !q.IsEven))
-        {
-            q++;
-        }
-        return q;
-    }
-
     // A double's exact value has at most 1074 decimals and 767 significant digits: past them every digit is a zero,
     // written as such rather than computed through 10^precision (a precision near the budget took hours).
     private const int ExactDecimals = 1100, ExactDigits = 800;
@@ -294,7 +269,7 @@ internal static class PyPercentFormat
         {
             return Fixed(a, ExactDecimals, alternate) + new string('0', decimals - ExactDecimals);
         }
-        string digits = Scaled(a, decimals).ToString(CultureInfo.InvariantCulture).PadLeft(decimals + 1, '0');
+        string digits = ExactDecimal.ScaledHalfEven(a, decimals).ToString(CultureInfo.InvariantCulture).PadLeft(decimals + 1, '0');
         string whole = digits[..^decimals], fraction = digits[^decimals..];
         return decimals == 0 ? whole + (alternate ? "." : "") : whole + "." + fraction;
     }
@@ -315,14 +290,14 @@ internal static class PyPercentFormat
         // Log10 can be off by one near a power of ten: correct it against the exact digits.
         for (int tries = 0; tries < 3; tries++)
         {
-            string digits = Scaled(a, count - 1 - exponent).ToString(CultureInfo.InvariantCulture);
+            string digits = ExactDecimal.ScaledHalfEven(a, count - 1 - exponent).ToString(CultureInfo.InvariantCulture);
             if (digits.Length == count)
             {
                 return (digits, exponent);
             }
             exponent += digits.Length > count ? 1 : -1;
         }
-        string last = Scaled(a, count - 1 - exponent).ToString(CultureInfo.InvariantCulture);
+        string last = ExactDecimal.ScaledHalfEven(a, count - 1 - exponent).ToString(CultureInfo.InvariantCulture);
         return (last[..count], exponent);
     }
 

@@ -20,21 +20,34 @@ public static class InputFolderLock
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(input);
         ArgumentException.ThrowIfNullOrWhiteSpace(what);
-        string real = RealPath.Resolve(input);
-        if (!Directory.Exists(real))
+        return AcquireShared(RealPath.Resolve(input), () => new IOException($"{what} '{input}' is in use by another copal run, which replaces it (--force) or writes a state there "
+            + "(its lock on the folder ends with it); run again once that run has ended"));
+    }
+
+    /// <summary>
+    /// Locks <paramref name="folder"/> shared (<see cref="FolderLock.TryAcquireToRead"/>); null where it is not a folder
+    /// or cannot be opened: gone since, or one this user may not list, read unlocked then (the reader says what is
+    /// missing or unreadable).
+    /// </summary>
+    /// <param name="folder">The folder's real path (<see cref="RealPath.Resolve(string)"/>): the caller reads what was locked.</param>
+    /// <param name="inUse">The error where another run holds it exclusively, worded for the option that named it.</param>
+    public static FolderLock? AcquireShared(string folder, Func<IOException> inUse)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        ArgumentNullException.ThrowIfNull(inUse);
+        if (!Directory.Exists(folder))
         {
             return null;
         }
         FolderLock? held;
         try
         {
-            held = FolderLock.TryAcquireToRead(real);
+            held = FolderLock.TryAcquireToRead(folder);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
-        return held ?? throw new IOException($"{what} '{input}' is in use by another copal run, which replaces it (--force) or writes a state there "
-            + "(its lock on the folder ends with it); run again once that run has ended");
+        return held ?? throw inUse();
     }
 }
