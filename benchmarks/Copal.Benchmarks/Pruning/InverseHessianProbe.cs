@@ -8,7 +8,8 @@ namespace Copal.Benchmarks.Pruning;
 /// <summary>
 /// `probe inverse-hessian [--cols 2048,5632] [--rounds 1]`: SparseGPT's U from H (<see cref="InverseHessianFactor"/>)
 /// on <see cref="TestHessian"/>, and its two O(n³) parts alone (the Cholesky factor, the triangular inverse), in
-/// seconds with the load average beside each round: a quick stopwatch for comparing builds on a shared machine.
+/// seconds of wall clock and of the process's CPU time (all threads), with the load average: on a machine shared past
+/// its cores the wall clock measures the queue, and the CPU time is the figure to compare builds by.
 /// </summary>
 internal static class InverseHessianProbe
 {
@@ -25,23 +26,28 @@ internal static class InverseHessianProbe
                 double[] h = TestHessian.Create(n, new Random(1));
                 double[] work = (double[])h.Clone();
                 var watch = Stopwatch.StartNew();
+                TimeSpan cpu = Cpu();
                 InverseHessianFactor.Compute(work, n, new SparseGptOptions(), CancellationToken.None);
-                double total = watch.Elapsed.TotalSeconds;
+                double total = watch.Elapsed.TotalSeconds, totalCpu = (Cpu() - cpu).TotalSeconds;
 
                 // The parts alone, on the reversed, dampened matrix's stand-in: H itself (positive definite here).
                 work = (double[])h.Clone();
                 watch.Restart();
+                cpu = Cpu();
                 int failed = Cholesky.FactorLower(work, n, CancellationToken.None);
-                double factor = watch.Elapsed.TotalSeconds;
+                double factor = watch.Elapsed.TotalSeconds, factorCpu = (Cpu() - cpu).TotalSeconds;
                 var z = new double[(long)n * n];
                 watch.Restart();
+                cpu = Cpu();
                 TriangularInverse.InvertTransposed(work, n, z, CancellationToken.None);
-                double inverse = watch.Elapsed.TotalSeconds;
+                double inverse = watch.Elapsed.TotalSeconds, inverseCpu = (Cpu() - cpu).TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"n={n} total={total:F3} factor={factor:F3} inverse={inverse:F3} rest={total - factor - inverse:F3} failed={failed} load={Load()}"));
+                    $"n={n} wall: total={total:F3} factor={factor:F3} inverse={inverse:F3} cpu: total={totalCpu:F3} factor={factorCpu:F3} inverse={inverseCpu:F3} failed={failed} load={Load()}"));
             }
         }
     }
+
+    private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
     private static string Load() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
