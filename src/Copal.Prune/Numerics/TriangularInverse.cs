@@ -13,8 +13,9 @@ internal static unsafe class TriangularInverse
     // Columns i per step: four 16-wide slivers of L.
     private const int Block = 64;
 
-    // Depth per packed 12-row sliver of Z: 12 × 256 × 8 bytes stays in L1 beside the kernel's stream of L.
-    private const int KChunk = 256;
+    // Depth per packed 12-row sliver of Z: the sliver (12 × 128 × 8 bytes) and the 16-row sliver of L it meets
+    // (16 × 128 × 8) fit in L1 together, as in the Cholesky update's panel (256 measured the same).
+    private const int KChunk = 128;
 
     // 12-row tiles of Z per task.
     private const int TilesPerTask = 4;
