@@ -75,21 +75,28 @@ internal static unsafe class Cholesky
         return -1;
     }
 
-    // L[i, k0:k1] = A[i, k0:k1]·L_kk⁻ᵀ for every row below the block; rows are independent.
+    // L[i, k0:k1] = A[i, k0:k1]·L_kk⁻ᵀ for every row below the block; rows are independent. Each row j of the diagonal
+    // block is taken once for a group of rows i: those rows lie n·8 bytes apart (a power of two at LLaMA widths, so on
+    // few L1 sets) and were re-read from L2 for every row i. Each element's arithmetic is the same either way.
     private static void SolvePanel(double* m, int n, int k0, int k1, CancellationToken cancellationToken)
     {
+        const int RowsPerGroup = 8;
         nint basePtr = (nint)m;
         Parallel.For(0, (n - k1 + Tile - 1) / Tile, new ParallelOptions { CancellationToken = cancellationToken }, t =>
         {
             double* mm = (double*)basePtr;
             int r0 = k1 + (t * Tile), r1 = Math.Min(r0 + Tile, n);
-            for (int i = r0; i < r1; i++)
+            for (int g0 = r0; g0 < r1; g0 += RowsPerGroup)
             {
-                double* ri = mm + ((long)i * n);
+                int g1 = Math.Min(g0 + RowsPerGroup, r1);
                 for (int j = k0; j < k1; j++)
                 {
                     double* rj = mm + ((long)j * n);
-                    ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / rj[j];
+                    for (int i = g0; i < g1; i++)
+                    {
+                        double* ri = mm + ((long)i * n);
+                        ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / rj[j];
+                    }
                 }
             }
         });

@@ -90,16 +90,17 @@ internal static unsafe class TriangularInverse
     }
 
     // Within the block: Z[j, i] = (δ_ij + Z[j, i] − Σ_{k∈[max(i0, j), i)} L[i, k]·Z[j, k]) / L[i, i], where Z[j, i]
-    // already holds minus the sum over the earlier columns.
+    // already holds minus the sum over the earlier columns. Row i of L is taken once for all the tile's rows j: rows of
+    // L lie n·8 bytes apart (a power of two at LLaMA widths, so on few L1 sets) and were re-read from L2 per row j.
     private static void Substitute(double* L, double* Z, int n, int i0, int i1, int r0, int r1)
     {
-        for (int j = r0; j < r1; j++)
+        for (int i = Math.Max(i0, r0); i < i1; i++)
         {
-            double* zj = Z + ((long)j * n);
-            int start = Math.Max(i0, j);
-            for (int i = start; i < i1; i++)
+            double* li = L + ((long)i * n);
+            for (int j = r0; j < r1 && j <= i; j++)
             {
-                double* li = L + ((long)i * n);
+                double* zj = Z + ((long)j * n);
+                int start = Math.Max(i0, j);
                 double rhs = (i == j ? 1.0 : 0.0) + zj[i] - DotTile.Dot(li + start, zj + start, i - start);
                 zj[i] = rhs / li[i];
             }
