@@ -19,6 +19,11 @@ internal static class Program
                 Pruning.PruneStepsProbe.Run(args);
                 return;
             }
+            if (args.Contains("inverse-hessian"))
+            {
+                Pruning.InverseHessianProbe.Run(args);
+                return;
+            }
             if (args.Contains("schema-mask"))
             {
                 Generation.SchemaMaskProbe.Run();

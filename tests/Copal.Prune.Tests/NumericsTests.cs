@@ -152,7 +152,7 @@ public class NumericsTests
         }
     }
 
-    private static double[] RandomSpd(int n, int seed)
+    internal static double[] RandomSpd(int n, int seed)
     {
         var rng = new Random(seed);
         int k = n + 3;
@@ -177,7 +177,7 @@ public class NumericsTests
         return a;
     }
 
-    private static double[] NaiveCholesky(double[] a, int n)
+    internal static double[] NaiveCholesky(double[] a, int n)
     {
         var l = new double[n * n];
         for (int j = 0; j < n; j++)

@@ -15,11 +15,16 @@ internal static unsafe class Cholesky
     /// </summary>
     public const double PivotRelativeTolerance = 1e-12;
 
-    private const int Panel = 96;
+    // Columns per panel: the trailing update (n³/3 flops, on the register tile) runs over this depth, while the panel's
+    // own solve (n²·Panel/2 flops, dot products) grows with it.
+    private const int Panel = 128;
     private const int Tile = 64;
 
-    /// <summary>Factors in place; returns -1 on success, else the column whose pivot failed.</summary>
-    public static int FactorLower(double[] a, int n, CancellationToken cancellationToken)
+    /// <summary>
+    /// Factors in place; returns -1 on success, else the column whose pivot failed. <paramref name="wide"/> lets the
+    /// trailing update use 512-bit vectors where the hardware has them (tests turn it off; the result is the same).
+    /// </summary>
+    public static int FactorLower(double[] a, int n, CancellationToken cancellationToken, bool wide = true)
     {
         var diagonal = new double[n];
         for (int j = 0; j < n; j++)
@@ -43,7 +48,7 @@ internal static unsafe class Cholesky
                     break;
                 }
                 SolvePanel(m, n, k0, k1, cancellationToken);
-                UpdateTrailing(m, n, k0, k1, cancellationToken);
+                LowerRankUpdate.Apply(m, n, k0, k1, wide, cancellationToken);
             }
         }
         return -1;
@@ -70,40 +75,29 @@ internal static unsafe class Cholesky
         return -1;
     }
 
-    // L[i, k0:k1] = A[i, k0:k1]·L_kk⁻ᵀ for every row below the block; rows are independent.
+    // L[i, k0:k1] = A[i, k0:k1]·L_kk⁻ᵀ for every row below the block; rows are independent. Each row j of the diagonal
+    // block is taken once for a group of rows i: those rows lie n·8 bytes apart (a power of two at LLaMA widths, so on
+    // few L1 sets) and were re-read from L2 for every row i. Each element's arithmetic is the same either way.
     private static void SolvePanel(double* m, int n, int k0, int k1, CancellationToken cancellationToken)
     {
+        const int RowsPerGroup = 8;
         nint basePtr = (nint)m;
         Parallel.For(0, (n - k1 + Tile - 1) / Tile, new ParallelOptions { CancellationToken = cancellationToken }, t =>
         {
             double* mm = (double*)basePtr;
             int r0 = k1 + (t * Tile), r1 = Math.Min(r0 + Tile, n);
-            for (int i = r0; i < r1; i++)
+            for (int g0 = r0; g0 < r1; g0 += RowsPerGroup)
             {
-                double* ri = mm + ((long)i * n);
+                int g1 = Math.Min(g0 + RowsPerGroup, r1);
                 for (int j = k0; j < k1; j++)
                 {
                     double* rj = mm + ((long)j * n);
-                    ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / rj[j];
+                    for (int i = g0; i < g1; i++)
+                    {
+                        double* ri = mm + ((long)i * n);
+                        ri[j] = (ri[j] - DotTile.Dot(ri + k0, rj + k0, j - k0)) / rj[j];
+                    }
                 }
-            }
-        });
-    }
-
-    // A[i, j] -= L[i, k0:k1]·L[j, k0:k1] for k1 ≤ j ≤ i, one row of tiles per task.
-    private static void UpdateTrailing(double* m, int n, int k0, int k1, CancellationToken cancellationToken)
-    {
-        nint basePtr = (nint)m;
-        int tiles = (n - k1 + Tile - 1) / Tile;
-        Parallel.For(0, tiles, new ParallelOptions { CancellationToken = cancellationToken }, ti =>
-        {
-            double* mm = (double*)basePtr;
-            // Largest rows first would balance better; Parallel.For's dynamic chunks are good enough here.
-            int i0 = k1 + (ti * Tile), i1 = Math.Min(i0 + Tile, n);
-            for (int j0 = k1; j0 <= i0; j0 += Tile)
-            {
-                int j1 = Math.Min(j0 + Tile, n);
-                DotTile.Accumulate(mm, n, mm, n, mm, n, 1, i0, i1, j0, j1, k0, k1, -1.0, lowerOnly: j0 == i0);
             }
         });
     }

@@ -3,10 +3,10 @@ using System.Runtime.Intrinsics;
 namespace Copal.Prune.Numerics;
 
 /// <summary>
-/// The one O(n³) kernel of the dense factorizations: a tile of dot products between contiguous row
-/// segments, c(i, j) += sign·Σ_{k∈[k0,k1)} a[i, k]·b[j, k]. Every blocked step (Cholesky trailing update,
-/// triangular inverse, Z·Zᵀ) is phrased as this so that all operands are read along rows (row-major,
-/// unit stride) and a 2×2 register block loads each vector once per two multiply-adds.
+/// A tile of dot products between contiguous row segments, c(i, j) += sign·Σ_{k∈[k0,k1)} a[i, k]·b[j, k], read
+/// along rows (row-major, unit stride) with a 2×2 register block that loads each vector once per two multiply-adds:
+/// the reconstruction error's traces use it, and <see cref="Dot"/> the factorizations' short in-block sums. The
+/// factorizations' O(n³) updates run on <see cref="DoubleMicroKernel"/>, which reuses each load for 24 multiply-adds.
 /// </summary>
 internal static unsafe class DotTile
 {

@@ -87,15 +87,26 @@ internal static class InverseHessianFactor
         }
     }
 
-    // m[i, j] ↔ m[n−1−j, n−1−i] in place: an upper triangular matrix stays upper triangular.
+    // m[i, j] ↔ m[n−1−j, n−1−i] in place: an upper triangular matrix stays upper triangular. Each pair is swapped once,
+    // from its element before the anti-diagonal (i + j < n − 1). By 64 × 64 blocks, because the partner of a row is a
+    // column: a block's partners then lie in 64 rows (32 KB) rather than one cache line in each of n rows.
     private static void ReflectAcrossAntiDiagonal(double[] m, int n)
     {
-        for (int i = 0; i < n; i++)
+        const int Block = 64;
+        for (int i0 = 0; i0 < n; i0 += Block)
         {
-            for (int j = 0; i + j < n - 1; j++)
+            for (int j0 = 0; i0 + j0 < n - 1 && j0 < n; j0 += Block)
             {
-                long a = ((long)i * n) + j, b = ((long)(n - 1 - j) * n) + (n - 1 - i);
-                (m[a], m[b]) = (m[b], m[a]);
+                int i1 = Math.Min(i0 + Block, n), j1 = Math.Min(j0 + Block, n);
+                for (int i = i0; i < i1; i++)
+                {
+                    int jEnd = Math.Min(j1, n - 1 - i);
+                    for (int j = j0; j < jEnd; j++)
+                    {
+                        long a = ((long)i * n) + j, b = ((long)(n - 1 - j) * n) + (n - 1 - i);
+                        (m[a], m[b]) = (m[b], m[a]);
+                    }
+                }
             }
         }
     }
