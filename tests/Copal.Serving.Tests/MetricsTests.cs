@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -100,8 +101,15 @@ public sealed class MetricsTests
         using InferenceEngine engine = InferenceEngine.Load(TestData.Stories260K, backend, new EngineOptions { Parallel = 1 });
         await using OpenAiServer server = await OpenAiServer.StartAsync(engine, "127.0.0.1", 0);
         using var http = new HttpClient();
+        // A large object held through the scrape: the large object heap holds at least its bytes.
+        byte[] large = new byte[LargeBytes];
         // A collection first, so the heap's figures are of one (before any, the runtime has none and gives zeros).
         GC.Collect();
+        double cpuBefore;
+        using (Process process = Process.GetCurrentProcess())
+        {
+            cpuBefore = process.TotalProcessorTime.TotalSeconds;
+        }
         double now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         long residentBefore = ResidentBytes();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -135,7 +143,18 @@ public sealed class MetricsTests
         double heap = generations.Sum(g => values[$"dotnet_gc_last_collection_heap_size_bytes{{gc_heap_generation=\"{g}\"}}"]);
         // The engine's model and tokenizer live on the heap: it holds something, within what the collector committed.
         Assert.InRange(heap, 1, values["dotnet_gc_last_collection_memory_committed_size_bytes"]);
+        Assert.InRange(values["dotnet_gc_last_collection_heap_size_bytes{gc_heap_generation=\"loh\"}"], LargeBytes, double.MaxValue);
+        GC.KeepAlive(large);
+        // The start to the millisecond, as the process collector writes it; CPU time with the system's share (user
+        // and system), which only grows.
+        using (Process process = Process.GetCurrentProcess())
+        {
+            Assert.Equal(new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0, values["process_start_time_seconds"]);
+        }
+        Assert.InRange(values["process_cpu_seconds_total"], cpuBefore, double.MaxValue);
     }
+
+    private const int LargeBytes = 64 << 20;
 
     /// <summary>The process's resident bytes as Linux counts them (<c>/proc/self/statm</c>'s second field, in pages); 0 elsewhere.</summary>
     private static long ResidentBytes() => OperatingSystem.IsLinux()

@@ -87,6 +87,8 @@ public sealed class FilterArgumentTests
         "3,1,2|312|a-b-c|a,b|b, A|31112")]
     // Python: |b|e|e (default with no argument was refused)
     [InlineData("{{ x|default }}|{{ x|default(default_value='b') }}|{{ ''|default('e', 1) }}|{{ ''|default('e', boolean=true) }}", "|b|e|e")]
+    // Python: x|d (boolean replaces only a false value)
+    [InlineData("{{ 'x'|default('d', true) }}|{{ 0|default('d', true) }}", "x|d")]
     // Python: "\u00e9"|"é"|[3, 1, 2] (tojson's first positional argument is ensure_ascii, which was ignored)
     [InlineData("{{ 'é'|tojson(true) }}|{{ 'é'|tojson }}|{{ xs|tojson(false) }}", "\"\\u00e9\"|\"é\"|[3, 1, 2]")]
     // Python: a\n  b|> a\n> \n> b|a\nb|a (a string width is the indentation; a negative one none)

@@ -28,6 +28,13 @@ public sealed class PercentFormatBoundsTests
     }
 
     [Fact]
+    public void A_width_of_exactly_the_budget_is_written()
+    {
+        // Python: 16777216|16777216 (2^24 characters: the budget itself, by * and written)
+        Assert.Equal("16777216|16777216", Render("{{ ('%*d' % (16777216, 1))|length }}|{{ ('%16777216d' % 1)|length }}"));
+    }
+
+    [Fact]
     public void A_precision_near_the_budget_is_written_in_full()
     {
         // Python: 16777002|16777006|16777001 (before, the first conversion computed 10^16777000 and ran for hours)

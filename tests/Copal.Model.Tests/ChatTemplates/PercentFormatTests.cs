@@ -38,6 +38,11 @@ public sealed class PercentFormatTests
     // Python: inf|-inf|nan|INF|  inf|00inf|+inf
     [InlineData("{{ '%f|%e|%g|%F|%5.1f|%05f|%+f' % (1e308 * 10, -1e308 * 10, 1e308 * 10 - 1e308 * 10, 1e308 * 10, 1e308 * 10, 1e308 * 10, 1e308 * 10) }}",
         "inf|-inf|nan|INF|  inf|00inf|+inf")]
+    // Python: +5|+5|[5    ]|[    a]|[2]|[2]|[2e+00]|😀|05|0x00ff|[  😀]|😀|2e+01|4.940656e-324 (+ over space, - over 0, 0 pads
+    // numbers only, a negative * precision is 0, '.' alone is 0, widths and precisions count code points, %.0g is one
+    // digit, the smallest subnormal's digits)
+    [InlineData("{{ '% +d|%+ d|[%-05d]|[%05s]|[%.*f]|[%.f]|[%.e]|%.1s|%.2d|%#06x|[%3s]|%c|%.0g|%e' % (5, 5, 5, 'a', -2, 1.5, 2.5, 1.5, '\U0001F600x', 5, 255, '\U0001F600', '\U0001F600', 25, 5e-324) }}",
+        "+5|+5|[5    ]|[    a]|[2]|[2]|[2e+00]|\U0001F600|05|0x00ff|[  \U0001F600]|\U0001F600|2e+01|4.940656e-324")]
     public void Percent_formatting_is_pythons(string template, string expected)
     {
         Assert.Equal(expected, Render(template));

@@ -37,6 +37,10 @@ public sealed class RoundMinMaxTests
     // Python: 1e+300|120.0|0|2|7|1.23e-10|1e+22|12345.6789 (a none precision is Python's round(x), an integer)
     [InlineData("{{ 1e300|round(-300) }}|{{ 123.456|round(-1) }}|{{ 0.5|round(none) }}|{{ 1.5|round(none) }}|{{ 7|round(none) }}|{{ 1.23456789e-10|round(12) }}|{{ 1e22|round(2) }}|{{ 12345.6789|round(400) }}",
         "1e+300|120.0|0|2|7|1.23e-10|1e+22|12345.6789")]
+    // Python: 1.0|0.0|-0.0|1.5|1e+22 (no precision is 0, not none; past 323 places the smallest subnormal rounds to 0;
+    // far left a negative rounds to -0.0; ±22 are the last floor and ceil precisions taken)
+    [InlineData("{{ 1.25|round }}|{{ 5e-324|round(310) }}|{{ -1.5|round(-400) }}|{{ 1.5|round(22, 'floor') }}|{{ 1.5|round(-22, 'ceil') }}",
+        "1.0|0.0|-0.0|1.5|1e+22")]
     public void Round_is_jinja2s(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
@@ -52,6 +56,10 @@ public sealed class RoundMinMaxTests
         "|False|b|2.5|1|True|\U0001F600|\uff01")]
     // Python: [2]|[1, 2]|(1, 'a')|[1]
     [InlineData("{{ [[1], [2]]|max }}|{{ [[1, 2], [1]]|max }}|{{ [(1, 'b'), (1, 'a')]|min }}|{{ [[1], [1]]|max }}", "[2]|[1, 2]|(1, 'a')|[1]")]
+    // Python: B|A|{'k': [1], 'n': 1}|2.0|ab|a|['a', 'ab'] (strings lowered unless case-sensitive; equal lists keep the
+    // first; nan is neither greater nor less; a prefix is less than the longer string)
+    [InlineData("{{ ['B', 'a']|max }}|{{ ['b', 'A']|min }}|{{ [{'k': [1], 'n': 1}, {'k': [1], 'n': 2}]|max(attribute='k') }}|{{ [1.0, 'nan'|float, 2.0]|max }}|{{ ['ab', 'a']|max }}|{{ ['ab', 'a']|min }}|{{ ['ab', 'a']|sort }}",
+        "B|A|{'k': [1], 'n': 1}|2.0|ab|a|['a', 'ab']")]
     public void Min_and_max_are_jinja2s(string template, string expected)
     {
         Assert.Equal(expected, Render(template));

@@ -141,6 +141,29 @@ public sealed class SharedFactorTests : IDisposable
         Assert.Equal(3, pruner.Factorizations);
     }
 
+    /// <summary>
+    /// Statistics made from Hessians (<see cref="InputStatistics.FromHessian"/>, as a Hessian accumulated across
+    /// datasets is given) count no tokens: a merge changes their Hessian and their sequences alone, and must still
+    /// be factored anew, not pruned with the factor of the Hessian before it.
+    /// </summary>
+    [Fact]
+    public void Statistics_of_no_tokens_merged_into_after_a_prune_are_factored_anew()
+    {
+        const int Cols = 32;
+        InputStatistics stats = InputStatistics.FromHessian(Statistics(Cols, tokens: 64).Hessian, Cols);
+        InputStatistics other = InputStatistics.FromHessian(Statistics(Cols, tokens: 48).Hessian, Cols);
+        var pruner = new SparseGptPruner(new SparseGptOptions(BlockSize: 16));
+        float[] weight = Weight(8, Cols, 7);
+        var pattern = new SparsityPattern.Unstructured(0.5);
+        pruner.PruneToDouble(weight, 8, Cols, stats, pattern, CancellationToken.None, out _);
+        stats.Merge(other);
+        Assert.Equal(0, stats.Tokens);
+        double[] after = pruner.PruneToDouble(weight, 8, Cols, stats, pattern, CancellationToken.None, out _);
+        Assert.Equal(2, pruner.Factorizations);
+        double[] fresh = new SparseGptPruner(new SparseGptOptions(BlockSize: 16)).PruneToDouble(weight, 8, Cols, stats, pattern, CancellationToken.None, out _);
+        Assert.True(fresh.AsSpan().SequenceEqual(after));
+    }
+
     [Fact]
     public void A_cancelled_factorization_is_not_kept()
     {
