@@ -105,11 +105,20 @@ public abstract record SparsityPattern
             }
             throw new PruningOptionException("sparsity", text, "N:M with whole numbers 0 < N < M (e.g. 2:4)");
         }
-        // A ratio as any number is written (0.1, .1, 1e-1); NaN and infinities are not numbers of this style.
-        if (double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double ratio))
+        // A ratio as any number is written (0.1, .1, 1e-1, +0.5); NaN and infinities are not numbers of this style.
+        // -0 is 0, in the range; a negative number that reads as -0 (-1e-400) is still negative, so out of it.
+        if (double.TryParse(t, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double ratio)
+            && !(ratio == 0 && t.StartsWith('-') && HasNonZeroDigit(t)))
         {
-            return new Unstructured(ratio);
+            return new Unstructured(ratio == 0 ? 0 : ratio);
         }
         throw new PruningOptionException("sparsity", text, $"a ratio between 0 and {MaxRatio.ToString(CultureInfo.InvariantCulture)} (e.g. 0.5) or N:M (e.g. 2:4)");
+    }
+
+    // Whether the significand (before any exponent) has a digit other than 0: "-0.000" is zero, "-1e-400" is not.
+    private static bool HasNonZeroDigit(string number)
+    {
+        int exponent = number.IndexOfAny(['e', 'E']);
+        return number.AsSpan(0, exponent < 0 ? number.Length : exponent).IndexOfAnyInRange('1', '9') >= 0;
     }
 }

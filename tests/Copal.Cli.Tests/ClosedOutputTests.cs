@@ -45,6 +45,66 @@ public sealed partial class ClosedOutputTests : IDisposable
         Assert.EndsWith("copal: standard output was closed (its reader exited); stopping...\ncopal: cancelled\n", stderr.Result, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every command's standard output, not generate's alone: one whose reader has exited before copal writes (a FIFO
+    /// whose only reader closed, so the outcome is not a race) stops with 141 and the notice. They exited 0 with their
+    /// output lost (tokenize, logits -o -, the --json documents).
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("tokenize", "-t", "Once upon a time")]
+    [InlineData("tokenize", "--json", "-t", "Once upon a time")]
+    [InlineData("detokenize", "--ids", "1 2 3")]
+    [InlineData("inspect")]
+    [InlineData("inspect", "--json")]
+    [InlineData("logits", "-t", "Once upon a time", "--top-k", "3", "-o", "-")]
+    [InlineData("generate", "--json", "-n", "3", "--device", "cpu")]
+    [InlineData("perplexity", "--json", "--seqlen", "8", "--data", "TEXT")]
+    public void Every_command_stops_with_141_when_the_reader_of_its_output_has_exited(string command, params string[] rest)
+    {
+        string text = _temp.File("text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 20)));
+        string fifo = _temp.File("fifo");
+        // Opened for reading and writing (so opening it for writing does not wait), then the reader closed: standard
+        // output is a pipe that no one can read.
+        string closedReader = $"mkfifo '{fifo}' && exec 3<>'{fifo}' 4>'{fifo}' 3<&- 1>&4 4>&-";
+        string[] args = [command, "-m", TestData.Stories260K, .. rest.Select(a => a == "TEXT" ? text : a)];
+        CopalProcess.Result r = CopalProcess.RunInShell(closedReader, args);
+        Assert.True(r.ExitCode == 141, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Contains("copal: standard output was closed (its reader exited); stopping...\n", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// `copal tokenize -f big | head -c 10` as typed in a shell: ids far beyond a pipe's buffer, so the reader exits
+    /// with most of them unwritten. It exited 0.
+    /// </summary>
+    [LinuxFact]
+    public void Tokenize_cut_off_by_head_exits_141()
+    {
+        string text = _temp.File("big.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 6000)));
+        string head = _temp.File("head.txt");
+        var psi = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = TestData.RepoRoot,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("timeout 120 dotnet \"$1\" tokenize -m \"$2\" -f \"$3\" | head -c 10 > \"$4\"; echo \"${PIPESTATUS[0]}\"");
+        psi.ArgumentList.Add("bash");
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
+        psi.ArgumentList.Add(TestData.Stories260K);
+        psi.ArgumentList.Add(text);
+        psi.ArgumentList.Add(head);
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string status = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        Assert.True(status == "141", $"exit {status}: {stderr.Result}");
+        Assert.Equal(10, File.ReadAllText(head).Length);
+    }
+
     [GeneratedRegex("\"max_position_embeddings\": *512")]
     private static partial Regex ContextField();
 }

@@ -59,6 +59,36 @@ public sealed class OptionParsingTests
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
+    public static TheoryData<string> NonFiniteSpellings => new() { "inf", "-inf", "+INF", "Inf", "-Infinity", "infinity", "nan", "-NaN", "∞" };
+
+    /// <summary>
+    /// inf, nan and their other spellings are told what "Infinity" is told, the option's finite range: "inf" was
+    /// "expected a number" where "Infinity" was "expected a finite number ≥ 0", as if one were not a number.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(NonFiniteSpellings))]
+    public void Every_numeric_option_tells_any_spelling_of_infinity_or_nan_its_finite_range(string spelling)
+    {
+        RootCommand root = Program.CreateRoot();
+        var failures = new List<string>();
+        foreach ((string[] path, Command command) in Commands(root, []))
+        {
+            foreach (Option option in command.Options.Where(o => IsNumeric(o.ValueType)))
+            {
+                string? Expected(string value) => root.Parse([.. path, option.Name, value]).Errors.Select(e => e.Message)
+                    .FirstOrDefault(m => m.StartsWith(option.Name + ": expected ", StringComparison.Ordinal));
+                string? asInfinity = Expected("Infinity"), asSpelled = Expected(spelling);
+                string? want = asInfinity?.Replace("got Infinity", $"got {spelling}", StringComparison.Ordinal);
+                bool floating = (Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType) is Type t && (t == typeof(float) || t == typeof(double));
+                if (asSpelled is null || asSpelled != want || (floating && asSpelled.Contains("expected a number,", StringComparison.Ordinal)))
+                {
+                    failures.Add($"copal {string.Join(' ', path)} {option.Name} {spelling}: {asSpelled} (Infinity: {asInfinity})");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
     private static bool IsNumeric(Type type) =>
         (Nullable.GetUnderlyingType(type) ?? type) is Type t && (t == typeof(int) || t == typeof(long) || t == typeof(ulong) || t == typeof(double) || t == typeof(float));
 
@@ -204,6 +234,30 @@ public sealed class OptionParsingTests
     {
         ParseResult parsed = Program.CreateRoot().Parse(args);
         Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
+    /// <summary>
+    /// --sparsity's range is [0, 0.95] (docs/cli.md): -0 is 0, accepted as --temperature -0 is, and written as 0; it was
+    /// refused as outside "between 0 and 0.95". A negative number that reads as -0 (-1e-400) is still negative.
+    /// </summary>
+    [Theory]
+    [InlineData("-0", null)]
+    [InlineData("-0.000", null)]
+    [InlineData("+0.5", null)]
+    [InlineData("-1e-400", "--sparsity: expected a ratio between 0 and 0.95 (e.g. 0.5; use --pattern for N:M), got -1e-400")]
+    [InlineData("-0.5", "--sparsity: expected a ratio between 0 and 0.95 (e.g. 0.5; use --pattern for N:M), got -0.5")]
+    [InlineData("inf", "--sparsity: expected a ratio between 0 and 0.95 (e.g. 0.5; use --pattern for N:M), got inf")]
+    [InlineData("-Infinity", "--sparsity: expected a ratio between 0 and 0.95 (e.g. 0.5; use --pattern for N:M), got -Infinity")]
+    public void Sparsity_takes_minus_zero_as_zero_and_refuses_every_negative_number(string value, string? expected)
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["prune", "-m", "M", "-o", "x", "--sparsity", value]);
+        Assert.Equal(expected, parsed.Errors.Select(e => e.Message).FirstOrDefault(m => m.StartsWith("--sparsity", StringComparison.Ordinal)));
+        if (expected is null)
+        {
+            var ratio = Assert.IsType<Copal.Prune.SparsityPattern.Unstructured>(Copal.Prune.SparsityPattern.Parse(value));
+            Assert.False(double.IsNegative(ratio.Ratio), $"{value} read as {ratio}");
+            Assert.Equal(value == "+0.5" ? "0.5" : "0", ratio.ToString());
+        }
     }
 
     /// <summary>

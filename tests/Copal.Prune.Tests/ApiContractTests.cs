@@ -153,6 +153,16 @@ public class ApiContractTests
         e = Assert.Throws<HessianFactorizationException>(() =>
             new SparseGptPruner().Prune(new float[6] { 1, 2, 3, 4, 5, 6 }, 2, 3, InputStatistics.FromHessian(h, 3), new SparsityPattern.Unstructured(0.5)));
         Assert.Contains("holds +Inf at row 2, column 2 (input features 2 and 2)", e.Message, StringComparison.Ordinal);
+
+        // Finite activations of 1e20 whose f32 Gram sums (as a backend gives them) overflowed: an overflow, not a
+        // non-finite activation, is the cause the message gives first.
+        var overflowed = new InputStatistics(2, collectHessian: true);
+        overflowed.AddSequence(new float[] { float.PositiveInfinity, 1 }, new float[] { float.PositiveInfinity, 1e20f, 1e20f, 1 }, 1);
+        e = Assert.Throws<HessianFactorizationException>(() =>
+            new SparseGptPruner().Prune(new float[4] { 1, 2, 3, 4 }, 2, 2, overflowed, new SparsityPattern.Unstructured(0.5)));
+        Assert.Equal("the [2, 2] input Hessian holds +Inf at row 0, column 0 (input features 0 and 0): the calibration activations' products "
+            + "overflowed where they were summed (single precision passes 3.4e38 at activations of magnitude 1.8e19), or an activation was infinite; "
+            + "pruning needs activations whose products fit", e.Message);
     }
 
     [Fact]

@@ -31,6 +31,7 @@ internal static class CompactCommand
             CompactReport report = CheckpointCompactor.Compact(input, p.GetValue(outDir)!, f, p.GetValue(force), progress, ct);
             progress.Done();
             Report(report, "compact", p.GetValue(outDir)!, asJson);
+            ModelWithoutTokenizer.WarnIfAbsent(input, p.GetValue(outDir)!);
             return CliErrors.Ok;
         });
         return command;
@@ -57,6 +58,7 @@ internal static class CompactCommand
             CompactReport report = CheckpointCompactor.Densify(input, p.GetValue(outDir)!, p.GetValue(force), progress, ct);
             progress.Done();
             Report(report, "densify", p.GetValue(outDir)!, asJson);
+            ModelWithoutTokenizer.WarnIfAbsent(input, p.GetValue(outDir)!);
             return CliErrors.Ok;
         });
         return command;

@@ -153,10 +153,7 @@ internal static class GenerateCommand
                     Stream(stream.Push(id));
                     Console.Out.Flush();
                     // `| head` has read what it wanted: the next step would be work for nobody (the console drops the writes).
-                    if (StandardOutput.ReaderGone())
-                    {
-                        Cancellation.OutputClosed();
-                    }
+                    _ = StandardOutput.StopIfReaderGone();
                 }
             }
             // A long prompt's prefill is seconds before the first token: its progress, once it has taken a second. Not

@@ -233,6 +233,7 @@ internal static class PruneCommand
                 string model = report.LinearParameters != report.PrunableParameters ? $"; the model's {(options.IncludeEmbeddings ? "linears and embeddings" : "decoder linears")} are {report.LinearSparsity:P2} zeros" : "";
                 Out.Line($"pruned {report.PrunedParameters:N0} of {report.PrunableParameters:N0} weights ({report.TotalSparsity:P2}) in {report.Seconds:F1} s{model}; peak memory {report.PeakAnonymousBytes / 1048576.0:F0} MiB (plus mapped input pages: working set {report.PeakWorkingSetBytes / 1048576.0:F0} MiB); wrote {request.OutDirectory}");
             }
+            ModelWithoutTokenizer.WarnIfAbsent(modelDir, request.OutDirectory);
             return CliErrors.Ok;
         });
         return command;

@@ -16,6 +16,9 @@ internal static class CliErrors
     public const int Usage = 2;
     public const int Cancelled = 130;
 
+    /// <summary>The reader of standard output exited before reading all of it: 128 + SIGPIPE (13), as a shell shows a command cut off by <c>| head</c>.</summary>
+    public const int OutputClosed = 141;
+
     /// <summary>Writes the error and returns the exit code. A stack trace only with COPAL_DEBUG=1.</summary>
     /// <param name="e">What ended the command.</param>
     /// <param name="stderr">Where the one line goes.</param>

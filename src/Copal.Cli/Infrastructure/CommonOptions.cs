@@ -158,7 +158,14 @@ internal static class CommonOptions
             try
             {
                 StaleTemporaries.Sweep(parseResult);
-                return Task.FromResult(Cancellation.Finish(body(parseResult, Cancellation.Token), WritesFiles(parseResult)));
+                int code = body(parseResult, Cancellation.Token);
+                // Work whose standard output nobody read to the end is not delivered: exit 141, as SIGPIPE would have
+                // ended the command at the write (the notice of StandardOutput said so); any file it wrote stays.
+                if (code == CliErrors.Ok && StandardOutput.WasCutShort())
+                {
+                    return Task.FromResult(CliErrors.OutputClosed);
+                }
+                return Task.FromResult(Cancellation.Finish(code, WritesFiles(parseResult)));
             }
             catch (Exception e)
             {
@@ -230,7 +237,7 @@ internal static class Cancellation
     {
         if (!s_source.IsCancellationRequested)
         {
-            _ = Request(128 + 13, "copal: standard output was closed (its reader exited); stopping...", fromSignal: false);
+            _ = Request(CliErrors.OutputClosed, "copal: standard output was closed (its reader exited); stopping...", fromSignal: false);
         }
     }
 

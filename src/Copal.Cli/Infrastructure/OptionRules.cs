@@ -202,7 +202,23 @@ internal static class OptionRules
     /// <summary>A value as a message shows it: numbers bare, text in quotes, nothing said in words.</summary>
     public static string Shown(string raw) =>
         raw.Length == 0 ? "an empty string"
-        : double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? raw : $"'{raw}'";
+        : double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out _) || NonFiniteSpelling(raw) ? raw : $"'{raw}'";
+
+    /// <summary>
+    /// Whether <paramref name="raw"/> spells an infinity or NaN the way people write one: inf, Infinity, ∞ or nan in
+    /// any case, with or without a sign. .NET reads only "Infinity", "∞" and "NaN", so "inf" was told "expected a
+    /// number" where "Infinity" was told the finite range: every spelling is now told the range.
+    /// </summary>
+    internal static bool NonFiniteSpelling(string raw)
+    {
+        ReadOnlySpan<char> s = raw.AsSpan().Trim();
+        if (s.Length > 1 && s[0] is '+' or '-')
+        {
+            s = s[1..];
+        }
+        return s.Equals("inf", StringComparison.OrdinalIgnoreCase) || s.Equals("infinity", StringComparison.OrdinalIgnoreCase)
+            || s.Equals("nan", StringComparison.OrdinalIgnoreCase) || s.SequenceEqual("∞");
+    }
 
     // The range of an integer option, for a value beyond its type: from the option's least value (or the type's) to
     // the type's largest; an option's own wording (e.g. "a port in 0..65535") already gives it.
@@ -255,6 +271,12 @@ internal static class OptionRules
         bool integer = typeof(T) != typeof(float) && typeof(T) != typeof(double);
         bool unsigned = T.IsZero(T.MinValue);
         string kind = !integer ? "a number" : unsigned ? "a non-negative integer" : "an integer";
+        if (NonFiniteSpelling(raw))
+        {
+            // A number, but none of the finite ones any option takes: the option's range, however it is spelled.
+            Fail(r, expected ?? (integer ? kind : "a finite number"), raw);
+            return null;
+        }
         if (!T.TryParse(raw, integer ? NumberStyles.Integer : NumberStyles.Float, CultureInfo.InvariantCulture, out T value))
         {
             // A whole number the type cannot hold is out of range, not malformed: say which range.

@@ -5,8 +5,9 @@ namespace Copal.Cli.Infrastructure;
 /// <summary>
 /// Standard output that names itself when a write fails. The console's own writer throws the system's bare reason
 /// ("No space left on device" for <c>copal inspect --json &gt; out.json</c> on a full disk, "Access to the path is
-/// denied." where standard output is not open for writing), which named nothing. A closed pipe is not a failure here:
-/// the runtime drops those writes (<see cref="StandardOutput.ReaderGone"/>).
+/// denied." where standard output is not open for writing), which named nothing. A pipe whose reader has exited is
+/// not a failure here: the write is dropped (the runtime would drop it too) and the run stops with exit 141, as
+/// SIGPIPE would have ended it (<see cref="StandardOutput.StopIfReaderGone"/>).
 /// </summary>
 internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 {
@@ -14,6 +15,10 @@ internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 
     public override void Write(char value)
     {
+        if (StandardOutput.StopIfReaderGone())
+        {
+            return;
+        }
         try
         {
             console.Write(value);
@@ -26,6 +31,10 @@ internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 
     public override void Write(char[] buffer, int index, int count)
     {
+        if (StandardOutput.StopIfReaderGone())
+        {
+            return;
+        }
         try
         {
             console.Write(buffer, index, count);
@@ -38,6 +47,10 @@ internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 
     public override void Write(ReadOnlySpan<char> buffer)
     {
+        if (StandardOutput.StopIfReaderGone())
+        {
+            return;
+        }
         try
         {
             console.Write(buffer);
@@ -50,6 +63,10 @@ internal sealed class StandardOutputWriter(TextWriter console) : TextWriter
 
     public override void Write(string? value)
     {
+        if (StandardOutput.StopIfReaderGone())
+        {
+            return;
+        }
         try
         {
             console.Write(value);

@@ -656,11 +656,17 @@ public sealed class LayerwisePruner
         ReadOnlySpan<double> meanSquares = stats.ColumnMeanSquares;
         for (int j = 0; j < meanSquares.Length; j++)
         {
-            if (!double.IsFinite(meanSquares[j]))
+            // A sum of squares is NaN only where an activation was. Inf is what the backend's f32 sums become past
+            // 3.4e38, as finite activations of 1.8e19 or more make them (an infinite activation too, which no sum tells apart).
+            if (double.IsNaN(meanSquares[j]))
             {
-                string what = double.IsNaN(meanSquares[j]) ? "NaN" : "Inf";
                 throw new InvalidDataException(FormattableString.Invariant(
-                    $"the calibration inputs of tensor '{name}' hold {what} in column {j}: the activations before it are not finite (a non-finite weight outside the linears?); pruning needs finite activations"));
+                    $"the calibration inputs of tensor '{name}' hold NaN in column {j}: the activations before it are not finite (a non-finite weight outside the linears?); pruning needs finite activations"));
+            }
+            if (double.IsInfinity(meanSquares[j]))
+            {
+                throw new InvalidDataException(FormattableString.Invariant(
+                    $"the calibration inputs of tensor '{name}' sum to Inf in column {j} in single precision: their squares, summed in f32, passed its largest value (3.4e38), as activations of magnitude 1.8e19 or more do (or infinite ones); pruning needs activations whose squares fit in f32"));
             }
         }
     }

@@ -65,9 +65,13 @@ internal static class InverseHessianFactor
             if (!double.IsFinite(hessian[k]))
             {
                 long i = k / n, j = k % n;
+                // An infinity is first of all what sums of finite products become past their precision's largest value
+                // (a backend's f32 sums at activations of 1.8e19); NaN is what a NaN activation gives.
                 throw new HessianFactorizationException(string.Create(CultureInfo.InvariantCulture,
                     $"the [{n}, {n}] input Hessian holds {Copal.Tensors.Numerics.NonFinite.Describe(hessian[k])} at row {i}, column {j} (input features {i} and {j}): ") +
-                    "the calibration activations held a non-finite value, or their products overflowed; pruning needs finite activations");
+                    (double.IsInfinity(hessian[k])
+                        ? "the calibration activations' products overflowed where they were summed (single precision passes 3.4e38 at activations of magnitude 1.8e19), or an activation was infinite; pruning needs activations whose products fit"
+                        : "the calibration activations held a non-finite value, or their products overflowed; pruning needs finite activations"));
             }
         }
     }
