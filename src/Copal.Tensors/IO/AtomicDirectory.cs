@@ -9,8 +9,9 @@ public sealed class AtomicDirectory : IDisposable
     private bool _committed;
 
     private AtomicDirectory(string name, string givenPath, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents,
-        OutputFolderLock held, IReadOnlyList<FolderLock> reading)
+        OutputFolderLock held, IReadOnlyList<FolderLock> reading, FileIdentity? judged)
     {
+        _judged = judged;
         _held = held;
         _reading = reading;
         Name = name;
@@ -21,6 +22,10 @@ public sealed class AtomicDirectory : IDisposable
         _overwrite = overwrite;
         _createdParents = createdParents;
     }
+
+    // The folder at the output's path that the run judged it could replace when it started (its device and inode; null
+    // where there was none, or this system cannot tell): a person may move it aside and another to its name meanwhile.
+    private readonly FileIdentity? _judged;
 
     // Whether --force was given: without it, a folder that was there when the run started is replaced only while it is still empty.
     private readonly bool _overwrite;
@@ -82,7 +87,11 @@ public sealed class AtomicDirectory : IDisposable
                     reading.Add(l);
                 }
             }
-            held = OutputFolderLock.Acquire(name, path, RealPath.Resolve(path, name));
+            string real = RealPath.Resolve(path, name);
+            held = OutputFolderLock.Acquire(name, path, real);
+            // What is judged next is what the lock holds (it checked the path still names the folder it locked): the
+            // rename at the end replaces only that folder.
+            FileIdentity? judged = Directory.Exists(real) ? FileIdentity.Of(real) : null;
             string full = RequireUsable(name, path, overwrite);
             bool exists = Directory.Exists(full);
             string temp = TemporaryNames.Sibling(full, "tmp");
@@ -97,7 +106,7 @@ public sealed class AtomicDirectory : IDisposable
                 MadeFolders.RemoveEmpty(created);
                 throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
             }
-            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading);
+            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading, judged);
         }
         catch
         {
@@ -485,6 +494,7 @@ public sealed class AtomicDirectory : IDisposable
     // wrote (a person's notes, another run's finished output) is not deleted without consent.
     private void RequireStillReplaceable(string folder)
     {
+        RequireJudgedFolder(folder);
         string? entry = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
         if (entry is null)
         {
@@ -499,6 +509,20 @@ public sealed class AtomicDirectory : IDisposable
         {
             throw new IOException($"{Name} '{_givenPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
                 + "nothing was replaced: empty it or choose another folder");
+        }
+    }
+
+    // The existing output at commit must be the folder judged at the start, not one put at its name since (a person
+    // moved the old output aside and their own model there): that one would be deleted however much it looks like an
+    // output. Refused like the checks above: nothing is replaced, and the run's output is deleted with its temporary
+    // folder (the next run would sweep a temporary folder left behind, so keeping it would only seem to keep it).
+    private void RequireJudgedFolder(string folder)
+    {
+        if (_judged is { } then && FileIdentity.Of(folder) is { } now && now != then)
+        {
+            throw new IOException($"{Name} '{_givenPath}' now names another folder than the one this run judged it could replace when it started "
+                + $"(device:inode {then.Device}:{then.Inode} then, {now.Device}:{now.Inode} now: moved or replaced while this run wrote); nothing was replaced "
+                + "and this run's output was deleted: run again to replace the folder there now, or choose another folder");
         }
     }
 
