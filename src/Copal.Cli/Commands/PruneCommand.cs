@@ -353,18 +353,29 @@ internal static class PruneCommand
         // Refused now, before any work, where another run reads or writes a state in the folder --force replaces; locked
         // before what the folder holds is judged (a state another run stages there is no reason to refuse), and before a
         // --state inside it is swept.
-        OutputFolderLock replacing = OutputFolderLock.Acquire("--out", outDir, RealPath.Resolve(outDir, "--out"));
+        // Where another run holds it, what would refuse it anyway is said instead (AtomicDirectory.LockOutput).
+        OutputFolderLock replacing = AtomicDirectory.LockOutput("--out", outDir, force);
         FolderLock? held = null;
         FolderLock? reading = null;
         FolderLock? model = null;
         try
         {
+            // Said before the calibration text is read and the model loaded, not when the output is made after them (and
+            // after the checks above: an input inside the output is the first thing to say); and before another run's
+            // lock on the model, --state or --resume refuses the run, which waiting for that run would not mend. A
+            // --state inside --out is settled first (StaleTemporaries), as what a killed run left there is no content.
+            bool stateInOut = state is not null && RealPath.IsSameOrInside(RealPath.Resolve(state), RealPath.Resolve(outDir));
+            if (!stateInOut)
+            {
+                AtomicDirectory.RequireUsable("--out", outDir, force);
+            }
             model = InputFolderLock.Acquire(modelDir, "the input folder");
             held = state is null ? null : RequireStateFolder(state, outDir, force);
             reading = resume is null ? null : LockResumeFolder(resume);
-            // Said before the calibration text is read and the model loaded, not when the output is made after them (and
-            // after the checks above: an input inside the output is the first thing to say).
-            AtomicDirectory.RequireUsable("--out", outDir, force);
+            if (stateInOut)
+            {
+                AtomicDirectory.RequireUsable("--out", outDir, force);
+            }
             return (held, reading, replacing, model);
         }
         catch

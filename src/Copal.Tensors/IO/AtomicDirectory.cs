@@ -88,10 +88,14 @@ public sealed class AtomicDirectory : IDisposable
                 }
             }
             string real = RealPath.Resolve(path, name);
-            held = OutputFolderLock.Acquire(name, path, real);
-            // What is judged next is what the lock holds (it checked the path still names the folder it locked): the
-            // rename at the end replaces only that folder.
-            FileIdentity? judged = Directory.Exists(real) ? FileIdentity.Of(real) : null;
+            held = LockOutput(name, path, overwrite);
+            // The folder the rename at the end may replace is the one there when the run first locked its output (prune
+            // locks it before calibrating and claims it after): the lock checked that the path named it then.
+            FileIdentity? judged = held.IdentityAtFirstLock;
+            if (!held.ExistedAtFirstLock && Directory.Exists(real))
+            {
+                throw CreatedMeanwhile(name, path, overwrite, null);
+            }
             string full = RequireUsable(name, path, overwrite);
             bool exists = Directory.Exists(full);
             string temp = TemporaryNames.Sibling(full, "tmp");
@@ -117,11 +121,53 @@ public sealed class AtomicDirectory : IDisposable
     }
 
     /// <summary>
+    /// Locks the output at <paramref name="path"/> to replace it (<see cref="OutputFolderLock"/>), as
+    /// <see cref="CreateNamed"/> does and a command that claims its output after long work does before it. Where another
+    /// run holds the folder or one in it, what would refuse the output once that run ended is said instead (content
+    /// without --force, a folder --force does not replace, no model or report, a mount point): waiting, which the "in use"
+    /// line advises, would only lead to it. Not where another run writes in the folder held (a state writer's lock): what
+    /// that folder holds is then that run's staging, which is no reason to refuse.
+    /// </summary>
+    /// <exception cref="IOException">The output would be refused anyway (<see cref="RequireUsable(string, string, bool)"/>'s line).</exception>
+    /// <exception cref="IOException">Another run holds it, and nothing else refuses it: the "in use" line.</exception>
+    public static OutputFolderLock LockOutput(string name, string path, bool overwrite)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string real = RealPath.Resolve(path, name);
+        return OutputFolderLock.Acquire(name, path, real, held =>
+        {
+            if (held != real || HeldByReadersOnly(real))
+            {
+                // Readers leave the folder as it is, and a folder in it held by any run is left out of the judgement.
+                RequireUsable(name, path, overwrite, besides: held == real ? null : held);
+            }
+        });
+    }
+
+    // Whether the runs that hold `folder` only read it (a shared lock is granted): then what it holds is what they found.
+    private static bool HeldByReadersOnly(string folder)
+    {
+        try
+        {
+            using FolderLock? reading = FolderLock.TryAcquireToRead(folder);
+            return reading is not null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// The checks <see cref="CreateNamed"/> makes of the place itself (not a file, not a mount point, empty unless
     /// <paramref name="overwrite"/> and then an output copal wrote), for a command to make before long work that
     /// precedes its output (a prune calibrates first); returns the resolved path.
     /// </summary>
-    public static string RequireUsable(string name, string path, bool overwrite)
+    public static string RequireUsable(string name, string path, bool overwrite) => RequireUsable(name, path, overwrite, besides: null);
+
+    // As above, leaving out of the judgement the folder `besides` in the output (one another run holds).
+    private static string RequireUsable(string name, string path, bool overwrite, string? besides)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -148,7 +194,7 @@ public sealed class AtomicDirectory : IDisposable
             {
                 throw new IOException($"{name} '{path}' exists and is not empty; pass --force to replace it");
             }
-            RequireReplaceable(name, path, full);
+            RequireReplaceable(name, path, full, besides);
         }
         return full;
     }
@@ -172,9 +218,9 @@ public sealed class AtomicDirectory : IDisposable
     /// or a report folder: config.json or a report, and no subfolder but a COPAL state's or a model's named chat
     /// templates'); `-o ~/Documents --force` must not delete a person's files.
     /// </summary>
-    private static void RequireReplaceable(string name, string path, string full)
+    private static void RequireReplaceable(string name, string path, string full, string? besides)
     {
-        if (NotReplaceable(full) is string what)
+        if (NotReplaceable(full, besides) is string what)
         {
             throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
                 + "empty it or choose another folder");
@@ -187,10 +233,10 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>The other: the named chat templates a written model takes from its input (additional_chat_templates/NAME.jinja).</summary>
     private const string ChatTemplatesFolder = "additional_chat_templates";
 
-    // Why --force may not replace the folder at `full`, or null when it may.
-    private static string? NotReplaceable(string full)
+    // Why --force may not replace the folder at `full`, or null when it may; the folder `besides` in it is not looked at.
+    private static string? NotReplaceable(string full, string? besides = null)
     {
-        string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d) && !IsChatTemplatesFolder(d)).Select(Path.GetFileName).FirstOrDefault();
+        string? folder = Directory.EnumerateDirectories(full).Where(d => d != besides && !IsStateFolder(d) && !IsChatTemplatesFolder(d)).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)));
         if (folder is not null || !marked)
         {
@@ -482,12 +528,18 @@ public sealed class AtomicDirectory : IDisposable
             catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
             {
                 // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
-                // With --force given, the folder was absent when the run started, so nothing was there to replace then.
-                string advice = _overwrite ? "run again to replace it" : "run again, with --force to replace it";
-                throw new IOException($"{Name} '{_givenPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: {advice}", e);
+                throw CreatedMeanwhile(Name, _givenPath, _overwrite, e);
             }
             _committed = true;
         }
+    }
+
+    // A folder made at the output's name after the run found none there. With --force given, the folder was absent when
+    // the run started, so nothing was there to replace then.
+    private static IOException CreatedMeanwhile(string name, string path, bool overwrite, Exception? inner)
+    {
+        string advice = overwrite ? "run again to replace it" : "run again, with --force to replace it";
+        return new IOException($"{name} '{path}' was created by something else (another run?) while this run wrote it; nothing was replaced: {advice}", inner);
     }
 
     // The existing output at commit (in place, then moved aside): a file or folder that appeared in it while the run

@@ -46,6 +46,43 @@ public sealed class AtomicDirectoryIdentityTests : IDisposable
         Assert.Equal(["old-out", "out"], Entries(_dir.Path)); // the temporary folder is gone, and nothing was left aside
     }
 
+    /// <summary>
+    /// prune locks its output before calibrating and claims it after: the folder judged is the one there at the lock,
+    /// not one swapped in during the calibration.
+    /// </summary>
+    [LinuxFact]
+    public void A_model_folder_swapped_in_before_the_output_is_claimed_is_not_replaced()
+    {
+        string output = Model("out", "old");
+        string mine = Model("mine", "my model");
+        using (OutputFolderLock.Acquire("--out", output, output))
+        {
+            Directory.Move(output, _dir.File("old-out"));
+            Directory.Move(mine, output);
+            using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite: true);
+            File.WriteAllText(dir.File("config.json"), "new");
+            var e = Assert.Throws<IOException>(dir.Commit);
+            Assert.StartsWith($"--out '{dir.FinalPath}' now names another folder than the one this run judged it could replace when it started", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal("my model", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal(["old-out", "out"], Entries(_dir.Path));
+    }
+
+    /// <summary>As above, where there was no folder when the output was locked, and one that looks like an output is made there.</summary>
+    [Fact]
+    public void A_model_folder_made_before_the_output_is_claimed_is_not_replaced()
+    {
+        string output = _dir.File("out");
+        using (OutputFolderLock.Acquire("--out", output, output))
+        {
+            Model("out", "my model");
+            var e = Assert.Throws<IOException>(() => AtomicDirectory.Create(output, overwrite: true));
+            Assert.Equal($"--out '{output}' was created by something else (another run?) while this run wrote it; nothing was replaced: run again to replace it", e.Message);
+        }
+        Assert.Equal("my model", File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal(["out"], Entries(_dir.Path));
+    }
+
     [LinuxFact]
     public void The_folder_it_judged_is_still_replaced_when_it_is_what_the_path_names()
     {
