@@ -103,7 +103,7 @@ public sealed class AtomicDirectory : IDisposable
             try
             {
                 created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-                Directory.CreateDirectory(temp);
+                MakeFresh(temp);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -117,6 +117,22 @@ public sealed class AtomicDirectory : IDisposable
             held?.Dispose();
             reading.ForEach(l => l.Dispose());
             throw;
+        }
+    }
+
+    // Makes the temporary folder, refusing a name already taken: the name is predictable (TemporaryNames.Sibling) and
+    // may lie in a shared folder, and Directory.CreateDirectory accepts a link to a folder there, through which the
+    // output's files would be written into the folder it names, over that folder's files of the same names.
+    private static void MakeFresh(string temp)
+    {
+        if (Path.Exists(temp) || new FileInfo(temp).LinkTarget is not null)
+        {
+            throw new IOException($"its temporary name '{Path.GetFileName(temp)}' is taken by something this run did not make; nothing was written");
+        }
+        Directory.CreateDirectory(temp);
+        if (new DirectoryInfo(temp).LinkTarget is not null)
+        {
+            throw new IOException($"its temporary name '{Path.GetFileName(temp)}' was taken by a link as this run made it; nothing was written");
         }
     }
 
