@@ -360,22 +360,15 @@ internal static class PruneCommand
         FolderLock? model = null;
         try
         {
+            // The --state first: what a killed run left in one inside --out is settled (StaleTemporaries) before --out
+            // is judged, as it is no content.
+            held = state is null ? null : RequireStateFolder(state, outDir, force);
             // Said before the calibration text is read and the model loaded, not when the output is made after them (and
             // after the checks above: an input inside the output is the first thing to say); and before another run's
-            // lock on the model, --state or --resume refuses the run, which waiting for that run would not mend. A
-            // --state inside --out is settled first (StaleTemporaries), as what a killed run left there is no content.
-            bool stateInOut = state is not null && RealPath.IsSameOrInside(RealPath.Resolve(state), RealPath.Resolve(outDir));
-            if (!stateInOut)
-            {
-                AtomicDirectory.RequireUsable("--out", outDir, force);
-            }
+            // lock on the model or --resume refuses the run, which waiting for that run would not mend.
+            AtomicDirectory.RequireUsable("--out", outDir, force);
             model = InputFolderLock.Acquire(modelDir, "the input folder");
-            held = state is null ? null : RequireStateFolder(state, outDir, force);
             reading = resume is null ? null : LockResumeFolder(resume);
-            if (stateInOut)
-            {
-                AtomicDirectory.RequireUsable("--out", outDir, force);
-            }
             return (held, reading, replacing, model);
         }
         catch
