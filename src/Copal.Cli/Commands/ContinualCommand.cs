@@ -85,6 +85,9 @@ internal static class ContinualCommand
             }
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             bool asJson = p.GetValue(json);
+            // Locked before its config is read (InputFolderLock; the output takes the lock again, shared): a --force over
+            // the model between the config's read and the lock would size the run for one model and prune another.
+            using FolderLock? reading = InputFolderLock.Acquire(modelDir, "the input folder");
             LlamaConfig config = LlamaConfig.Load(modelDir);
             int window = p.GetValue(seqlen) ?? Math.Min(2048, config.MaxPositionEmbeddings);
             int evalWindow = p.GetValue(evalSeqLen) ?? window;

@@ -354,18 +354,22 @@ internal static class PruneCommand
         // Refused now, before any work, where another run reads or writes a state in the folder --force replaces; locked
         // before what the folder holds is judged (a state another run stages there is no reason to refuse), and before a
         // --state inside it is swept.
-        OutputFolderLock replacing = OutputFolderLock.Acquire("--out", outDir, RealPath.Resolve(outDir, "--out"));
+        // Where another run holds it, what would refuse it anyway is said instead (AtomicDirectory.LockOutput).
+        OutputFolderLock replacing = AtomicDirectory.LockOutput("--out", outDir, force);
         FolderLock? held = null;
         FolderLock? reading = null;
         FolderLock? model = null;
         try
         {
-            model = InputFolderLock.Acquire(modelDir, "the input folder");
+            // The --state first: what a killed run left in one inside --out is settled (StaleTemporaries) before --out
+            // is judged, as it is no content.
             held = state is null ? null : RequireStateFolder(state, outDir, force);
-            reading = resume is null ? null : LockResumeFolder(resume);
             // Said before the calibration text is read and the model loaded, not when the output is made after them (and
-            // after the checks above: an input inside the output is the first thing to say).
+            // after the checks above: an input inside the output is the first thing to say); and before another run's
+            // lock on the model or --resume refuses the run, which waiting for that run would not mend.
             AtomicDirectory.RequireUsable("--out", outDir, force);
+            model = InputFolderLock.Acquire(modelDir, "the input folder");
+            reading = resume is null ? null : LockResumeFolder(resume);
             return (held, reading, replacing, model);
         }
         catch

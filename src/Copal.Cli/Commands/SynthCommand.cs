@@ -37,6 +37,13 @@ internal static class SynthCommand
             if (tok is not null)
             {
                 Inputs.Folder(tok, p.Typed(tokenizer), "a folder with tokenizer.json", "tokenizer.json");
+            }
+            // Locked before its vocabulary is checked (InputFolderLock; the output takes the lock again, shared): a
+            // --force over the folder between the check and the lock would copy in a tokenizer never checked. After
+            // the folder's own checks, which name --tokenizer (a loop of links, a missing folder).
+            using FolderLock? reading = tok is null ? null : InputFolderLock.Acquire(tok, "the input folder");
+            if (tok is not null)
+            {
                 RequireVocabulary(tok, p.GetValue(tokenizer) is null ? "the default tokenizer" : p.Typed(tokenizer), c.VocabSize);
             }
             string outPath = p.GetValue(outDir)!;

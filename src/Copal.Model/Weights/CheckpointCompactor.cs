@@ -34,6 +34,9 @@ public static unsafe class CheckpointCompactor
         {
             throw new ArgumentOutOfRangeException(nameof(format), format, $"expected one of {string.Join(", ", Enum.GetNames<CompactFormat>())}");
         }
+        // Locked before anything in it is read (InputFolderLock): a --force over the input between the read and the lock
+        // would leave this run reading weights mapped from one folder and copying the other files from the next.
+        using FolderLock? reading = InputFolderLock.Acquire(input, "the input folder");
         LlamaConfig config = LlamaConfig.Load(input);
         // Opened first: it checks the files' layers against the config's before anything loops over them.
         using SafetensorsCheckpoint source = ModelCheckpoint.Open(input, config, cancellationToken: cancellationToken);
@@ -108,6 +111,8 @@ public static unsafe class CheckpointCompactor
     {
         ArgumentException.ThrowIfNullOrEmpty(input);
         ArgumentException.ThrowIfNullOrEmpty(output);
+        // Locked before anything in it is read, as Compact's input is.
+        using FolderLock? reading = InputFolderLock.Acquire(input, "the input folder");
         // Compact files hold every projection apart, under its own name: read as they are.
         using SafetensorsCheckpoint source = SafetensorsCheckpoint.Open(input, cancellationToken: cancellationToken);
         using AtomicDirectory dir = AtomicDirectory.Create(output, overwrite, input);

@@ -9,8 +9,9 @@ public sealed class AtomicDirectory : IDisposable
     private bool _committed;
 
     private AtomicDirectory(string name, string givenPath, string finalPath, string tempPath, bool replace, bool overwrite, IReadOnlyList<string> createdParents,
-        OutputFolderLock held, IReadOnlyList<FolderLock> reading)
+        OutputFolderLock held, IReadOnlyList<FolderLock> reading, FileIdentity? judged)
     {
+        _judged = judged;
         _held = held;
         _reading = reading;
         Name = name;
@@ -21,6 +22,10 @@ public sealed class AtomicDirectory : IDisposable
         _overwrite = overwrite;
         _createdParents = createdParents;
     }
+
+    // The folder at the output's path that the run judged it could replace when it started (its device and inode; null
+    // where there was none, or this system cannot tell): a person may move it aside and another to its name meanwhile.
+    private readonly FileIdentity? _judged;
 
     // Whether --force was given: without it, a folder that was there when the run started is replaced only while it is still empty.
     private readonly bool _overwrite;
@@ -82,7 +87,15 @@ public sealed class AtomicDirectory : IDisposable
                     reading.Add(l);
                 }
             }
-            held = OutputFolderLock.Acquire(name, path, RealPath.Resolve(path, name));
+            string real = RealPath.Resolve(path, name);
+            held = LockOutput(name, path, overwrite);
+            // The folder the rename at the end may replace is the one there when the run first locked its output (prune
+            // locks it before calibrating and claims it after): the lock checked that the path named it then.
+            FileIdentity? judged = held.IdentityAtFirstLock;
+            if (!held.ExistedAtFirstLock && Directory.Exists(real))
+            {
+                throw CreatedMeanwhile(name, path, overwrite, null);
+            }
             string full = RequireUsable(name, path, overwrite);
             bool exists = Directory.Exists(full);
             string temp = TemporaryNames.Sibling(full, "tmp");
@@ -90,14 +103,14 @@ public sealed class AtomicDirectory : IDisposable
             try
             {
                 created = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-                Directory.CreateDirectory(temp);
+                MakeFresh(temp);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 MadeFolders.RemoveEmpty(created);
                 throw new IOException($"{name} '{path}': cannot create a folder there: {Reason(e)}", e);
             }
-            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading);
+            return new AtomicDirectory(name, path, full, temp, exists, overwrite, created, held, reading, judged);
         }
         catch
         {
@@ -107,12 +120,70 @@ public sealed class AtomicDirectory : IDisposable
         }
     }
 
+    // Makes the temporary folder, refusing a name already taken: the name is predictable (TemporaryNames.Sibling) and
+    // may lie in a shared folder, and Directory.CreateDirectory accepts a link to a folder there, through which the
+    // output's files would be written into the folder it names, over that folder's files of the same names.
+    private static void MakeFresh(string temp)
+    {
+        if (Path.Exists(temp) || new FileInfo(temp).LinkTarget is not null)
+        {
+            throw new IOException($"its temporary name '{Path.GetFileName(temp)}' is taken by something this run did not make; nothing was written");
+        }
+        Directory.CreateDirectory(temp);
+        if (new DirectoryInfo(temp).LinkTarget is not null)
+        {
+            throw new IOException($"its temporary name '{Path.GetFileName(temp)}' was taken by a link as this run made it; nothing was written");
+        }
+    }
+
+    /// <summary>
+    /// Locks the output at <paramref name="path"/> to replace it (<see cref="OutputFolderLock"/>), as
+    /// <see cref="CreateNamed"/> does and a command that claims its output after long work does before it. Where another
+    /// run holds the folder or one in it, what would refuse the output once that run ended is said instead (content
+    /// without --force, a folder --force does not replace, no model or report, a mount point): waiting, which the "in use"
+    /// line advises, would only lead to it. Not where another run writes in the folder held (a state writer's lock): what
+    /// that folder holds is then that run's staging, which is no reason to refuse.
+    /// </summary>
+    /// <exception cref="IOException">The output would be refused anyway (<see cref="RequireUsable(string, string, bool)"/>'s line).</exception>
+    /// <exception cref="IOException">Another run holds it, and nothing else refuses it: the "in use" line.</exception>
+    public static OutputFolderLock LockOutput(string name, string path, bool overwrite)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string real = RealPath.Resolve(path, name);
+        return OutputFolderLock.Acquire(name, path, real, held =>
+        {
+            if (held != real || HeldByReadersOnly(real))
+            {
+                // Readers leave the folder as it is, and a folder in it held by any run is left out of the judgement.
+                RequireUsable(name, path, overwrite, besides: held == real ? null : held);
+            }
+        });
+    }
+
+    // Whether the runs that hold `folder` only read it (a shared lock is granted): then what it holds is what they found.
+    private static bool HeldByReadersOnly(string folder)
+    {
+        try
+        {
+            using FolderLock? reading = FolderLock.TryAcquireToRead(folder);
+            return reading is not null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// The checks <see cref="CreateNamed"/> makes of the place itself (not a file, not a mount point, empty unless
     /// <paramref name="overwrite"/> and then an output copal wrote), for a command to make before long work that
     /// precedes its output (a prune calibrates first); returns the resolved path.
     /// </summary>
-    public static string RequireUsable(string name, string path, bool overwrite)
+    public static string RequireUsable(string name, string path, bool overwrite) => RequireUsable(name, path, overwrite, besides: null);
+
+    // As above, leaving out of the judgement the folder `besides` in the output (one another run holds).
+    private static string RequireUsable(string name, string path, bool overwrite, string? besides)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -139,7 +210,7 @@ public sealed class AtomicDirectory : IDisposable
             {
                 throw new IOException($"{name} '{path}' exists and is not empty; pass --force to replace it");
             }
-            RequireReplaceable(name, path, full);
+            RequireReplaceable(name, path, full, besides);
         }
         return full;
     }
@@ -163,9 +234,9 @@ public sealed class AtomicDirectory : IDisposable
     /// or a report folder: config.json or a report, and no subfolder but a COPAL state's or a model's named chat
     /// templates'); `-o ~/Documents --force` must not delete a person's files.
     /// </summary>
-    private static void RequireReplaceable(string name, string path, string full)
+    private static void RequireReplaceable(string name, string path, string full, string? besides)
     {
-        if (NotReplaceable(full) is string what)
+        if (NotReplaceable(full, besides) is string what)
         {
             throw new IOException($"{name} '{path}' {what}, so it does not look like a model or report copal wrote; --force replaces only those: "
                 + "empty it or choose another folder");
@@ -178,10 +249,10 @@ public sealed class AtomicDirectory : IDisposable
     /// <summary>The other: the named chat templates a written model takes from its input (additional_chat_templates/NAME.jinja).</summary>
     private const string ChatTemplatesFolder = "additional_chat_templates";
 
-    // Why --force may not replace the folder at `full`, or null when it may.
-    private static string? NotReplaceable(string full)
+    // Why --force may not replace the folder at `full`, or null when it may; the folder `besides` in it is not looked at.
+    private static string? NotReplaceable(string full, string? besides = null)
     {
-        string? folder = Directory.EnumerateDirectories(full).Where(d => !IsStateFolder(d) && !IsChatTemplatesFolder(d)).Select(Path.GetFileName).FirstOrDefault();
+        string? folder = Directory.EnumerateDirectories(full).Where(d => d != besides && !IsStateFolder(d) && !IsChatTemplatesFolder(d)).Select(Path.GetFileName).FirstOrDefault();
         bool marked = s_outputMarkers.Any(m => System.IO.File.Exists(Path.Combine(full, m)));
         if (folder is not null || !marked)
         {
@@ -473,18 +544,25 @@ public sealed class AtomicDirectory : IDisposable
             catch (IOException e) when (Directory.Exists(FinalPath) || System.IO.File.Exists(FinalPath))
             {
                 // Absent (or empty) when this run claimed it: another run, or a person, made it meanwhile.
-                // With --force given, the folder was absent when the run started, so nothing was there to replace then.
-                string advice = _overwrite ? "run again to replace it" : "run again, with --force to replace it";
-                throw new IOException($"{Name} '{_givenPath}' was created by something else (another run?) while this run wrote it; nothing was replaced: {advice}", e);
+                throw CreatedMeanwhile(Name, _givenPath, _overwrite, e);
             }
             _committed = true;
         }
+    }
+
+    // A folder made at the output's name after the run found none there. With --force given, the folder was absent when
+    // the run started, so nothing was there to replace then.
+    private static IOException CreatedMeanwhile(string name, string path, bool overwrite, Exception? inner)
+    {
+        string advice = overwrite ? "run again to replace it" : "run again, with --force to replace it";
+        return new IOException($"{name} '{path}' was created by something else (another run?) while this run wrote it; nothing was replaced: {advice}", inner);
     }
 
     // The existing output at commit (in place, then moved aside): a file or folder that appeared in it while the run
     // wrote (a person's notes, another run's finished output) is not deleted without consent.
     private void RequireStillReplaceable(string folder)
     {
+        RequireJudgedFolder(folder);
         string? entry = Directory.EnumerateFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
         if (entry is null)
         {
@@ -499,6 +577,20 @@ public sealed class AtomicDirectory : IDisposable
         {
             throw new IOException($"{Name} '{_givenPath}' now {what} (added while this run wrote), so it does not look like a model or report copal wrote; "
                 + "nothing was replaced: empty it or choose another folder");
+        }
+    }
+
+    // The existing output at commit must be the folder judged at the start, not one put at its name since (a person
+    // moved the old output aside and their own model there): that one would be deleted however much it looks like an
+    // output. Refused like the checks above: nothing is replaced, and the run's output is deleted with its temporary
+    // folder (the next run would sweep a temporary folder left behind, so keeping it would only seem to keep it).
+    private void RequireJudgedFolder(string folder)
+    {
+        if (_judged is { } then && FileIdentity.Of(folder) is { } now && now != then)
+        {
+            throw new IOException($"{Name} '{_givenPath}' now names another folder than the one this run judged it could replace when it started "
+                + $"(device:inode {then.Device}:{then.Inode} then, {now.Device}:{now.Inode} now: moved or replaced while this run wrote); nothing was replaced "
+                + "and this run's output was deleted: run again to replace the folder there now, or choose another folder");
         }
     }
 

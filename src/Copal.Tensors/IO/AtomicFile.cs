@@ -52,7 +52,8 @@ public static class AtomicFile
         string probe = TemporaryNames.Sibling(Path.Join(folder, name), "tmp");
         try
         {
-            File.Create(probe).Dispose();
+            // CreateNew, as the output's temporary file: a link planted at the name is not opened through.
+            new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None).Dispose();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -89,7 +90,9 @@ public static class AtomicFile
         try
         {
             made = MadeFolders.Create(Path.GetDirectoryName(full) ?? ".");
-            using (var writer = new StreamWriter(temp, append: false, s_utf8))
+            // CreateNew: the temporary name is predictable and may lie in a shared folder, and a link planted there
+            // would be opened through (the file it names truncated and written) where an existing name is not refused.
+            using (var writer = new StreamWriter(new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None), s_utf8))
             {
                 write(writer);
             }

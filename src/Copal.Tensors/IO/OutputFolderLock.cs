@@ -25,12 +25,32 @@ public sealed class OutputFolderLock : IDisposable
         public HashSet<string> Locked { get; } = new(StringComparer.Ordinal);
 
         public int Holders { get; set; }
+
+        // What was at the output's path when the first holder took the lock: nothing (false), or the folder of this
+        // identity (null where this system cannot tell).
+        public bool Existed { get; init; }
+
+        public FileIdentity? Identity { get; init; }
     }
 
-    private readonly string? _folder;
+    private readonly string _folder;
     private int _released;
 
-    private OutputFolderLock(string? folder) => _folder = folder;
+    private OutputFolderLock(string folder, bool existed, FileIdentity? identity)
+    {
+        _folder = folder;
+        ExistedAtFirstLock = existed;
+        IdentityAtFirstLock = identity;
+    }
+
+    /// <summary>
+    /// Whether a folder was at the output's path when this process first locked it (this run's start: prune locks its
+    /// output before calibrating, and claims it after): the folder a run judged replaceable, or the absence it judged.
+    /// </summary>
+    public bool ExistedAtFirstLock { get; }
+
+    /// <summary>The device and inode of that folder; null where there was none or this system cannot tell.</summary>
+    public FileIdentity? IdentityAtFirstLock { get; }
 
     /// <summary>
     /// Locks <paramref name="full"/> (the output's resolved path) and the folders in it, where it exists; a lock that
@@ -40,8 +60,12 @@ public sealed class OutputFolderLock : IDisposable
     /// <param name="name">How messages name the output ("--out").</param>
     /// <param name="path">The output as the person gave it, for messages.</param>
     /// <param name="full">The output's path, links resolved.</param>
+    /// <param name="judgeFirst">
+    /// Called with the folder another run holds (the output's path, or a folder in it) before the refusal: it throws
+    /// what would refuse the output anyway, which is then said instead (<see cref="AtomicDirectory.LockOutput"/>).
+    /// </param>
     /// <exception cref="IOException">Another run holds a lock on the folder or on one in it: the one line says which.</exception>
-    public static OutputFolderLock Acquire(string name, string path, string full)
+    public static OutputFolderLock Acquire(string name, string path, string full, Action<string>? judgeFirst = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -51,22 +75,25 @@ public sealed class OutputFolderLock : IDisposable
             s_held.TryGetValue(full, out Held? held);
             if (held is null && !Directory.Exists(full))
             {
-                return new OutputFolderLock(null);
+                // Nothing to lock, but the absence is kept while held: a folder made there meanwhile is not what was judged.
+                held = s_held[full] = new Held { Existed = false };
+                held.Holders++;
+                return new OutputFolderLock(full, false, null);
             }
             // A later holder (the rename at the end of the run) locks what was made in the folder since the first:
             // another run's --state folder there, which the replacement would delete under that run.
             var taken = new Held();
             try
             {
-                if (held is null)
+                if (held?.Locked.Contains(full) != true)
                 {
-                    Take(full, taken, () => InUse(name, path, null));
+                    Take(full, taken, () => InUse(name, path, full, null, judgeFirst));
                 }
                 foreach (string inner in InnerFolders(full))
                 {
                     if (held?.Locked.Contains(inner) != true)
                     {
-                        Take(inner, taken, () => InUse(name, path, Path.GetFileName(inner)));
+                        Take(inner, taken, () => InUse(name, path, inner, Path.GetFileName(inner), judgeFirst));
                     }
                     // A folder --force does not replace refuses the output (AtomicDirectory says why): those after it
                     // need no lock, nor a descriptor each (a folder of thousands of subfolders ran out of them).
@@ -81,11 +108,12 @@ public sealed class OutputFolderLock : IDisposable
                 taken.Locks.ForEach(l => l.Dispose());
                 throw;
             }
-            held ??= s_held[full] = new Held();
+            // The identity of the folder the lock holds: the lock checked that the path still names it.
+            held ??= s_held[full] = new Held { Existed = true, Identity = FileIdentity.Of(full) };
             held.Locks.AddRange(taken.Locks);
             held.Locked.UnionWith(taken.Locked);
             held.Holders++;
-            return new OutputFolderLock(full);
+            return new OutputFolderLock(full, held.Existed, held.Identity);
         }
     }
 
@@ -119,14 +147,17 @@ public sealed class OutputFolderLock : IDisposable
 
     // Worded as --state's and --resume's refusal (PruneCommand), which the other run may have met; the other run may
     // also read a model there (InputFolderLock).
-    private static IOException InUse(string name, string path, string? inner) =>
-        new($"{name} '{path}'{(inner is null ? "" : $": its folder '{inner}'")} is in use by another copal run, which reads a model or a state there, or writes a state there "
+    private static IOException InUse(string name, string path, string folder, string? inner, Action<string>? judgeFirst)
+    {
+        judgeFirst?.Invoke(folder);
+        return new($"{name} '{path}'{(inner is null ? "" : $": its folder '{inner}'")} is in use by another copal run, which reads a model or a state there, or writes a state there "
             + "(its lock on the folder ends with it); run again once that run has ended, or choose another folder");
+    }
 
     /// <summary>Lets go of this holder's share; the locks end with the last one. Never throws.</summary>
     public void Dispose()
     {
-        if (_folder is null || Interlocked.Exchange(ref _released, 1) != 0)
+        if (Interlocked.Exchange(ref _released, 1) != 0)
         {
             return;
         }
