@@ -102,7 +102,7 @@ internal sealed partial class Interpreter
             throw Error(node, "sort takes reverse (a boolean), case_sensitive and attribute (a string or integer)");
         }
         Func<Value, Value> key = AttributePathOf(attribute) is string path ? x => Builtins.AttributePath(x, path) : x => x;
-        return new ArrayValue(Builtins.StableSort(Iterated(operand, node), key, caseSensitive.IsTrue, reverse.IsTrue, Where(node)));
+        return new ArrayValue(Builtins.StableSort(Iterated(operand, node), key, caseSensitive.IsTrue, reverse.IsTrue, keysAreWrapped: true, Where(node)));
     }
 
     // Jinja2's indent: a string width is the indentation itself, an integer that many spaces (none when negative, as

@@ -243,6 +243,8 @@ internal static class Json
         return sb.ToString();
     }
 
+    private static readonly Comparer<string> s_byCodePoint = Comparer<string>.Create(PyStr.CompareByCodePoint);
+
     private static void Write(StringBuilder sb, Value v, JsonOptions o, int depth, Func<string> where)
     {
         (string item, string key) = o.Separators ?? (o.Indent is > 0 ? (",", ": ") : (", ", ": "));
@@ -316,13 +318,11 @@ internal static class Json
         {
             throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to JSON");
         }
-        if (o.SortKeys)
-        {
-            throw new ChatTemplateException($"chat template {where()}: tojson(sort_keys=true) is not supported");
-        }
+        // sort_keys: json.dumps sorts the keys as Python orders strings, by code point.
+        IEnumerable<KeyValuePair<string, Value>> entries = o.SortKeys ? map.OrderBy(kv => kv.Key, s_byCodePoint) : map;
         sb.Append('{');
         bool firstEntry = true;
-        foreach ((string k, Value value) in map)
+        foreach ((string k, Value value) in entries)
         {
             sb.Append(firstEntry ? "" : item);
             firstEntry = false;
