@@ -36,6 +36,8 @@ internal static class Builtins
             "rsplit" => Fn(name, (args, p) => PyStr.RSplit(s, args, p)),
             "center" => Fn(name, (args, p) => PyStr.CenterMethod(s, args, p)),
             "replace" => Fn(name, (args, p) => Replace(s, args, p)),
+            "removeprefix" or "removesuffix" => Fn(name, (args, p) => PyStr.RemoveAffix(s, args, p, prefix: name == "removeprefix")),
+            "zfill" => Fn(name, (args, p) => PyStr.ZFill(s, args, p)),
             _ => null,
         };
     }

@@ -64,10 +64,12 @@ internal sealed class StringValue(string value) : Value
 }
 
 /// <summary>A list; <see cref="IsTuple"/> for a parenthesized tuple literal (the reference treats those differently in places).</summary>
-internal sealed class ArrayValue(List<Value> items, bool isTuple = false) : Value
+internal sealed class ArrayValue(List<Value> items, bool isTuple = false, string[]? fieldNames = null) : Value
 {
     public List<Value> Items { get; } = items;
     public bool IsTuple { get; } = isTuple;
+    /// <summary>The names of a named tuple's items (groupby's grouper and list), read as attributes; null for others.</summary>
+    public string[]? FieldNames { get; } = fieldNames;
     public override string Kind => IsTuple ? "tuple" : "list";
     public override bool IsTrue => Items.Count > 0;
 }
