@@ -30,6 +30,7 @@ internal sealed partial class Interpreter
         ["groupby"] = [new("attribute", null), new("default", NullValue.Instance), new("case_sensitive", BooleanValue.False)],
         ["batch"] = [new("linecount", null), new("fill_with", NullValue.Instance)],
         ["slice"] = [new("slices", null), new("fill_with", NullValue.Instance)],
+        ["striptags"] = [],
     };
 
     /// <summary>The filter applied, when it is one that takes parameters; null for the others.</summary>
@@ -65,6 +66,8 @@ internal sealed partial class Interpreter
             "groupby" => GroupBy(operand, a[0], a[1], a[2], node),
             "batch" => Batch(operand, a[0], a[1], node),
             "slice" => Slice(operand, a[0], a[1], node),
+            // Jinja2's Markup(str(value)).striptags(): of the value's Python text (none is None, a list its repr).
+            "striptags" => new StringValue(HtmlText.StripTags(PyText.Str(operand, Where(node)), Where(node))),
             _ => throw Error(node, $"filter '{name}' has parameters but no implementation"),
         };
     }
