@@ -74,7 +74,7 @@ internal sealed partial class Interpreter
         {
             if (fillWith is not NullValue && current.Count < count)
             {
-                RequireLength(count, node, "batch");
+                RequireItems(count, node, "batch");
                 current.AddRange(Enumerable.Repeat(fillWith, (int)(count - current.Count)));
             }
             batches.Add(new ArrayValue(current));
@@ -93,7 +93,7 @@ internal sealed partial class Interpreter
             throw Error(node, "slice(0): integer division or modulo by zero");
         }
         List<Value> items = Iterated(operand, node);
-        RequireLength(n, node, "slice");
+        RequireItems(n, node, "slice");
         long perSlice = (long)Math.Floor((double)items.Count / n);
         long withExtra = items.Count - (perSlice * n);
         var result = new List<Value>();
@@ -112,7 +112,17 @@ internal sealed partial class Interpreter
                 part.Add(fillWith);
             }
             result.Add(new ArrayValue(part));
+            // Each slice is a step of the render's budget: slice(10**7) of a short list builds ten million lists.
+            Step(node);
         }
         return new ArrayValue(result);
+    }
+
+    private void RequireItems(long count, Node node, string what)
+    {
+        if (count > MaxLength)
+        {
+            throw Error(node, FormattableString.Invariant($"{what} would make a list of {count} items, past {MaxLength}"));
+        }
     }
 }

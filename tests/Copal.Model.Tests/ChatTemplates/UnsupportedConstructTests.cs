@@ -108,6 +108,10 @@ public class UnsupportedConstructTests
     [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] | join }}", "join would make a string of 50331648 characters, past 16777216")]
     [InlineData("{{ 'a\nb' | indent(2000000000) }}", "indent would make a string of 9223372036854775807 characters, past 16777216")]
     [InlineData("{{ [1] | tojson(indent=2000000000) }}", "tojson indent 2000000000 is past 16777216")]
+    // batch's fill and slice's count are bounded as a list is, and each slice is a step.
+    [InlineData("{{ [1] | batch(100000000, 0) | list }}", "batch would make a list of 100000000 items, past 16777216")]
+    [InlineData("{{ [1] | slice(20000000) | list }}", "slice would make a list of 20000000 items, past 16777216")]
+    [InlineData("{{ [1] | slice(16000000) | length }}", "rendering takes more than 10000000 steps")]
     [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(22) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s.replace('a', 'aaaa') }}", "replace() grows a string past 16777216 characters")]
     [InlineData("{% set ns = namespace(s='ab') %}{% for i in range(23) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ [ns.s, ns.s, ns.s] }}", "the text of a list grows past 16777216 characters")]
     public void A_render_past_its_step_or_size_budget_is_refused_naming_where(string template, string expected)
