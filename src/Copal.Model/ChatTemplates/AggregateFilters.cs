@@ -127,15 +127,7 @@ internal sealed partial class Interpreter
         return best;
     }
 
-    // Python's a < b for the kinds min and max compare: numbers (booleans as integers; nan is never less nor greater)
-    // strings by code point, lists and tuples item by item; anything else is refused, as Python raises TypeError.
-    private bool Less(Value a, Value b, string name, FilterNode node) => (a, b) switch
-    {
-        (IntegerValue or FloatValue or BooleanValue, IntegerValue or FloatValue or BooleanValue) => Values.ToDouble(a) < Values.ToDouble(b),
-        (StringValue x, StringValue y) => PyStr.CompareByCodePoint(x.Value, y.Value) < 0,
-        // Lists with lists and tuples with tuples, item by item: at the first unequal pair, else the shorter first.
-        (ArrayValue x, ArrayValue y) when x.IsTuple == y.IsTuple => x.Items.Zip(y.Items).FirstOrDefault(p => !Values.PyEquals(p.First, p.Second, Where(node))) is ({ } first, { } second)
-            ? Less(first, second, name, node) : x.Items.Count < y.Items.Count,
-        _ => throw Error(node, $"{name} cannot compare {a.AKind} with {b.AKind}"),
-    };
+    // Python's a < b, as min and max compare (PyOrder); anything else is refused, as Python raises TypeError.
+    private bool Less(Value a, Value b, string name, FilterNode node) =>
+        PyOrder.Holds("<", a, b, Where(node), (x, y) => Error(node, $"{name} cannot compare {x.AKind} with {y.AKind}"));
 }

@@ -27,6 +27,10 @@ internal sealed partial class Interpreter
         ["max"] = [new("case_sensitive", BooleanValue.False), new("attribute", NullValue.Instance)],
         ["dictsort"] = [new("case_sensitive", BooleanValue.False), new("by", new StringValue("key")), new("reverse", BooleanValue.False)],
         ["replace"] = [new("old", null), new("new", null), new("count", NullValue.Instance)],
+        ["groupby"] = [new("attribute", null), new("default", NullValue.Instance), new("case_sensitive", BooleanValue.False)],
+        ["batch"] = [new("linecount", null), new("fill_with", NullValue.Instance)],
+        ["slice"] = [new("slices", null), new("fill_with", NullValue.Instance)],
+        ["striptags"] = [],
     };
 
     /// <summary>The filter applied, when it is one that takes parameters; null for the others.</summary>
@@ -59,6 +63,11 @@ internal sealed partial class Interpreter
             // their text), so a template that edits a tool call's none content fails and the formatter gives it text.
             "replace" => operand is StringValue text ? ((FunctionValue)Builtins.StringMethod(text, "replace")!).Invoke([.. a], scope, Where(node))
                 : throw Error(node, $"filter 'replace' is not supported on {operand.AKind}"),
+            "groupby" => GroupBy(operand, a[0], a[1], a[2], node),
+            "batch" => Batch(operand, a[0], a[1], node),
+            "slice" => Slice(operand, a[0], a[1], node),
+            // Jinja2's Markup(str(value)).striptags(): of the value's Python text (none is None, a list its repr).
+            "striptags" => new StringValue(HtmlText.StripTags(PyText.Str(operand, Where(node)), Where(node))),
             _ => throw Error(node, $"filter '{name}' has parameters but no implementation"),
         };
     }
@@ -102,7 +111,7 @@ internal sealed partial class Interpreter
             throw Error(node, "sort takes reverse (a boolean), case_sensitive and attribute (a string or integer)");
         }
         Func<Value, Value> key = AttributePathOf(attribute) is string path ? x => Builtins.AttributePath(x, path) : x => x;
-        return new ArrayValue(Builtins.StableSort(Iterated(operand, node), key, caseSensitive.IsTrue, reverse.IsTrue, Where(node)));
+        return new ArrayValue(Builtins.StableSort(Iterated(operand, node), key, caseSensitive.IsTrue, reverse.IsTrue, keysAreWrapped: true, Where(node)));
     }
 
     // Jinja2's indent: a string width is the indentation itself, an integer that many spaces (none when negative, as

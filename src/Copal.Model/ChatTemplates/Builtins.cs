@@ -12,8 +12,8 @@ namespace Copal.Model.ChatTemplates;
 /// </summary>
 internal static class Builtins
 {
-    /// <summary>The most numbers range() may produce (a guard against templates that would exhaust memory).</summary>
-    internal const long MaxRange = 10_000_000;
+    /// <summary>The most numbers range() may produce: Jinja2's sandbox MAX_RANGE, past which Python raises OverflowError.</summary>
+    internal const long MaxRange = 100_000;
 
     private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");
 
@@ -36,6 +36,8 @@ internal static class Builtins
             "rsplit" => Fn(name, (args, p) => PyStr.RSplit(s, args, p)),
             "center" => Fn(name, (args, p) => PyStr.CenterMethod(s, args, p)),
             "replace" => Fn(name, (args, p) => Replace(s, args, p)),
+            "removeprefix" or "removesuffix" => Fn(name, (args, p) => PyStr.RemoveAffix(s, args, p, prefix: name == "removeprefix")),
+            "zfill" => Fn(name, (args, p) => PyStr.ZFill(s, args, p)),
             _ => null,
         };
     }
@@ -341,12 +343,20 @@ internal static class Builtins
         ? (int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int at) ? at : int.MaxValue)
         : null;
 
-    /// <summary>A stable sort with the reference's comparison: numbers (and booleans) together, strings (case-folded unless asked), none with none.</summary>
-    public static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool caseSensitive, bool reverse, Func<string> where)
+    /// <summary>
+    /// A stable sort by Python's order (<see cref="PyOrder"/>) of each item's key, strings case-folded unless asked.
+    /// <paramref name="keysAreWrapped"/> for Jinja2's <c>sort</c>, whose attribute getter wraps each key in a list, so
+    /// equal keys (none with none too) are never ordered; <c>dictsort</c>'s keys are compared by &lt; alone, which
+    /// refuses none with none, as Python does.
+    /// </summary>
+    public static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool caseSensitive, bool reverse, bool keysAreWrapped, Func<string> where)
     {
+        ChatTemplateException Refuse(Value a, Value b) => Fail(where, $"cannot sort {a.AKind} against {b.AKind}");
+        Value Folded(Value v) => !caseSensitive && v is StringValue s ? new StringValue(JsCase.Lower(s.Value)) : v;
         int Compare(Value a, Value b)
         {
-            int r = CompareValues(key(a), key(b), caseSensitive, where);
+            Value x = Folded(key(a)), y = Folded(key(b));
+            int r = keysAreWrapped ? PyOrder.SortOrder(x, y, where, Refuse) : PyOrder.Direct(x, y, where, Refuse);
             return reverse ? -r : r;
         }
         var indexed = items.Select((v, i) => (v, i)).ToList();
@@ -364,27 +374,6 @@ internal static class Builtins
             ExceptionDispatchInfo.Throw(refusal);
         }
         return indexed.Select(x => x.v).ToList();
-    }
-
-    private static int CompareValues(Value a, Value b, bool caseSensitive, Func<string> where)
-    {
-        if ((a is NullValue && b is NullValue) || (a is UndefinedValue && b is UndefinedValue))
-        {
-            return 0;
-        }
-        bool aNum = a is IntegerValue or FloatValue or BooleanValue;
-        bool bNum = b is IntegerValue or FloatValue or BooleanValue;
-        if (aNum && bNum)
-        {
-            return Values.ToDouble(a).CompareTo(Values.ToDouble(b));
-        }
-        if (a is StringValue sa && b is StringValue sb)
-        {
-            string x = caseSensitive ? sa.Value : JsCase.Lower(sa.Value);
-            string y = caseSensitive ? sb.Value : JsCase.Lower(sb.Value);
-            return Math.Sign(PyStr.CompareByCodePoint(x, y));
-        }
-        throw new ChatTemplateException($"chat template {where()}: cannot sort {a.AKind} against {b.AKind}");
     }
 
     /// <summary>

@@ -33,7 +33,7 @@ internal static class Dictsort
         }
         int index = by.Value == "key" ? 0 : 1;
         return new ArrayValue(Builtins.StableSort(Builtins.Items(obj).Items, pair => ((ArrayValue)pair).Items[index],
-            caseSensitive.Value, reverse.Value, where));
+            caseSensitive.Value, reverse.Value, keysAreWrapped: false, where));
     }
 
     private static ChatTemplateException Fail(Func<string> where, string what) => new($"chat template {where()}: {what}");

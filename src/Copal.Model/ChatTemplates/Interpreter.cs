@@ -226,22 +226,9 @@ internal sealed partial class Interpreter
         Value rhs = node.Value is not null ? Evaluate(node.Value, scope) : new StringValue(EvaluateBlock(node.Body, new Scope(scope)));
         switch (node.Target)
         {
-            case IdentifierNode id:
-                scope.Set(id.Name, rhs);
+            case IdentifierNode or TupleNode:
+                BindTarget(node.Target, rhs, scope, node, "set");
                 break;
-            case TupleNode tuple:
-            {
-                List<Value> values = Unpacked(rhs, tuple, node, "set", $"cannot unpack {rhs.AKind} in 'set'");
-                for (int i = 0; i < tuple.Items.Count; i++)
-                {
-                    if (tuple.Items[i] is not IdentifierNode name)
-                    {
-                        throw Error(tuple.Items[i], "'set' can unpack only into names");
-                    }
-                    scope.Set(name.Name, values[i]);
-                }
-                break;
-            }
             case MemberNode { Property: IdentifierNode attribute } member:
             {
                 if (Evaluate(member.Target, scope) is not NamespaceValue ns)
@@ -341,36 +328,37 @@ internal sealed partial class Interpreter
         return new StringValue(sb.ToString());
     }
 
-    private void BindLoopVariable(ForNode node, Value current, Scope scope)
+    private void BindLoopVariable(ForNode node, Value current, Scope scope) => BindTarget(node.LoopVariable, current, scope, node, "for");
+
+    /// <summary>
+    /// Assigns a value to the names of a <c>for</c> or <c>set</c> target: a name, or a tuple of names and tuples
+    /// (<c>for (a, b), c in ...</c>), each tuple unpacking what Python iterates (a mapping's keys, a string's characters
+    /// too), exactly as many values as it has items, as Jinja2 unpacks them.
+    /// </summary>
+    private void BindTarget(Node target, Value value, Scope scope, Node statement, string keyword)
     {
-        switch (node.LoopVariable)
+        switch (target)
         {
             case IdentifierNode id:
-                scope.Set(id.Name, current);
+                scope.Set(id.Name, value);
                 break;
             case TupleNode tuple:
             {
-                List<Value> values = Unpacked(current, tuple, node, "for", $"cannot unpack {current.AKind} into the loop variables");
-                for (int j = 0; j < tuple.Items.Count; j++)
+                string notIterable = keyword == "for" ? $"cannot unpack {value.AKind} into the loop variables" : $"cannot unpack {value.AKind} in 'set'";
+                List<Value> values = value is UndefinedValue ? throw Error(statement, notIterable) : PythonIterated(value) ?? throw Error(statement, notIterable);
+                if (values.Count != tuple.Items.Count)
                 {
-                    if (tuple.Items[j] is not IdentifierNode name)
-                    {
-                        throw Error(tuple.Items[j], "loop variables must be names");
-                    }
-                    scope.Set(name.Name, values[j]);
+                    throw Error(statement, $"'{keyword}' unpacks {values.Count} value{(values.Count == 1 ? "" : "s")} into {tuple.Items.Count} names");
+                }
+                for (int i = 0; i < tuple.Items.Count; i++)
+                {
+                    BindTarget(tuple.Items[i], values[i], scope, statement, keyword);
                 }
                 break;
             }
+            default:
+                throw Error(target, keyword == "for" ? "loop variables must be names or tuples of names" : "'set' can unpack only into names or tuples of names");
         }
-    }
-
-    // The values a tuple of names takes from a value: what Python iterates, so a mapping's keys and a string's
-    // characters too, as Jinja2 unpacks them (the reference unpacked lists only); exactly as many as the names.
-    private List<Value> Unpacked(Value value, TupleNode names, Node node, string statement, string notIterable)
-    {
-        List<Value> values = value is UndefinedValue ? throw Error(node, notIterable) : PythonIterated(value) ?? throw Error(node, notIterable);
-        return values.Count == names.Items.Count ? values
-            : throw Error(node, $"'{statement}' unpacks {values.Count} value{(values.Count == 1 ? "" : "s")} into {names.Items.Count} names");
     }
 
     private void DefineMacro(MacroNode node, Scope scope) => scope.Set(node.Name, Macro(node, lexical: null));
@@ -549,7 +537,8 @@ internal sealed partial class Interpreter
                     IntegerValue i => At(arr.Items, i.Value),
                     // Python's bool is an int: [a, b][true] is b.
                     BooleanValue b => At(arr.Items, b.Value ? 1 : 0),
-                    StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count) : null,
+                    StringValue s => s.Value == "length" ? new IntegerValue(arr.Items.Count)
+                        : arr.FieldNames is { } names && Array.IndexOf(names, s.Value) is >= 0 and int field ? arr.Items[field] : null,
                     _ => null,
                 };
                 break;

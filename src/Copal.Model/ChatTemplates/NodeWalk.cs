@@ -54,7 +54,7 @@ internal static class NodeWalk
     private static IEnumerable<IdentifierNode> Names(Node target) => target switch
     {
         IdentifierNode id => [id],
-        TupleNode t => t.Items.OfType<IdentifierNode>(),
+        TupleNode t => t.Items.SelectMany(Names),
         _ => [],
     };
 }

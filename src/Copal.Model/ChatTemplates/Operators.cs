@@ -105,6 +105,12 @@ internal sealed partial class Interpreter
         {
             throw Error(node, $"operator '{op}' on a none value");
         }
+        if (op is "<" or ">" or "<=" or ">=")
+        {
+            // Python's order: numbers, strings by code point, lists with lists and tuples with tuples item by item.
+            return BooleanValue.Of(PyOrder.Holds(op, left, right, where,
+                (a, b) => Error(node, $"operator '{op}' is not defined between {a.AKind} and {b.AKind}")));
+        }
         bool leftNumeric = left is IntegerValue or FloatValue or BooleanValue;
         bool rightNumeric = right is IntegerValue or FloatValue or BooleanValue;
         if (op == "**" && leftNumeric && rightNumeric)
@@ -149,10 +155,6 @@ internal sealed partial class Interpreter
                         throw Error(node, "modulo by zero");
                     }
                     return Values.Number(a % b, isFloat, where);
-                case "<": return BooleanValue.Of(a < b);
-                case ">": return BooleanValue.Of(a > b);
-                case ">=": return BooleanValue.Of(a >= b);
-                case "<=": return BooleanValue.Of(a <= b);
             }
         }
         else if (left is ArrayValue la && right is ArrayValue ra)

@@ -111,6 +111,51 @@ internal static class PyStr
             : throw Fail(where, "the fill character of center() must be one character");
     }
 
+    // Python's str methods that take their arguments by position only refuse keywords (TypeError).
+    private static void NoKeywords(string method, List<Value> args, Func<string> where)
+    {
+        if (args is [.., ObjectValue { IsKeywordArguments: true }])
+        {
+            throw Fail(where, $"{method}() takes no keyword arguments");
+        }
+    }
+
+    /// <summary>Python's <c>s.removeprefix(prefix)</c> or <c>s.removesuffix(suffix)</c>: one string, by position only.</summary>
+    public static StringValue RemoveAffix(string s, List<Value> args, Func<string> where, bool prefix)
+    {
+        string name = prefix ? "removeprefix" : "removesuffix";
+        NoKeywords(name, args, where);
+        if (args is not [StringValue affix])
+        {
+            throw Fail(where, $"{name}() takes one string by position, got {(args.Count == 1 ? args[0].AKind : FormattableString.Invariant($"{args.Count} arguments"))}");
+        }
+        return prefix ? new StringValue(s.StartsWith(affix.Value, StringComparison.Ordinal) ? s[affix.Value.Length..] : s)
+            : new StringValue(s.EndsWith(affix.Value, StringComparison.Ordinal) ? s[..^affix.Value.Length] : s);
+    }
+
+    /// <summary>
+    /// Python's <c>s.zfill(width)</c>: zeros on the left to <c>width</c> code points, after a leading sign. A width past
+    /// the render's budget is refused (Python would build it).
+    /// </summary>
+    public static StringValue ZFill(string s, List<Value> args, Func<string> where)
+    {
+        NoKeywords("zfill", args, where);
+        long width = args is [IntegerValue or BooleanValue]
+            ? (long)Values.ToDouble(args[0])
+            : throw Fail(where, $"zfill() takes one integer by position, got {(args.Count == 1 ? args[0].AKind : FormattableString.Invariant($"{args.Count} arguments"))}");
+        long fill = width - Builtins.CodePoints(s).Count;
+        if (fill <= 0)
+        {
+            return new StringValue(s);
+        }
+        if (width > Interpreter.MaxLength)
+        {
+            throw Fail(where, FormattableString.Invariant($"zfill({width}) would make a string past {Interpreter.MaxLength} characters"));
+        }
+        string zeros = new('0', (int)fill);
+        return new StringValue(s.Length > 0 && s[0] is '+' or '-' ? s[0] + zeros + s[1..] : zeros + s);
+    }
+
     /// <summary>
     /// Python's <c>s.center(width)</c>: spaces (or the fill character) on both sides to <paramref name="width"/> code points, the odd one on the
     /// right, or on the left when the width is odd too (CPython's <c>marg / 2 + (marg &amp; width &amp; 1)</c>).

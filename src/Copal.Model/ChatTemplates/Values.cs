@@ -64,10 +64,12 @@ internal sealed class StringValue(string value) : Value
 }
 
 /// <summary>A list; <see cref="IsTuple"/> for a parenthesized tuple literal (the reference treats those differently in places).</summary>
-internal sealed class ArrayValue(List<Value> items, bool isTuple = false) : Value
+internal sealed class ArrayValue(List<Value> items, bool isTuple = false, string[]? fieldNames = null) : Value
 {
     public List<Value> Items { get; } = items;
     public bool IsTuple { get; } = isTuple;
+    /// <summary>The names of a named tuple's items (groupby's grouper and list), read as attributes; null for others.</summary>
+    public string[]? FieldNames { get; } = fieldNames;
     public override string Kind => IsTuple ? "tuple" : "list";
     public override bool IsTrue => Items.Count > 0;
 }
@@ -243,6 +245,8 @@ internal static class Json
         return sb.ToString();
     }
 
+    private static readonly Comparer<string> s_byCodePoint = Comparer<string>.Create(PyStr.CompareByCodePoint);
+
     private static void Write(StringBuilder sb, Value v, JsonOptions o, int depth, Func<string> where)
     {
         (string item, string key) = o.Separators ?? (o.Indent is > 0 ? (",", ": ") : (", ", ": "));
@@ -316,13 +320,11 @@ internal static class Json
         {
             throw new ChatTemplateException($"chat template {where()}: cannot convert {v.AKind} to JSON");
         }
-        if (o.SortKeys)
-        {
-            throw new ChatTemplateException($"chat template {where()}: tojson(sort_keys=true) is not supported");
-        }
+        // sort_keys: json.dumps sorts the keys as Python orders strings, by code point.
+        IEnumerable<KeyValuePair<string, Value>> entries = o.SortKeys ? map.OrderBy(kv => kv.Key, s_byCodePoint) : map;
         sb.Append('{');
         bool firstEntry = true;
-        foreach ((string k, Value value) in map)
+        foreach ((string k, Value value) in entries)
         {
             sb.Append(firstEntry ? "" : item);
             firstEntry = false;

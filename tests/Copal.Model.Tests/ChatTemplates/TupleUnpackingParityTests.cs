@@ -68,4 +68,39 @@ public sealed class TupleUnpackingParityTests
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Nested unpacking, as Jinja2 reads a for or set target: a tuple's items may be tuples (<c>for (a, b), c in ...</c>),
+    /// which the renderer refused (it unpacked into names only).
+    /// </summary>
+    [Theory]
+    // Python: 123;xy4;
+    [InlineData("{% for (a, b), c in [([1, 2], 3), ('xy', 4)] %}{{ a }}{{ b }}{{ c }};{% endfor %}", "123;xy4;")]
+    // Python: p=3;q=7;
+    [InlineData("{% for k, (x, y) in {'p': [1, 2], 'q': [3, 4]} | items %}{{ k }}={{ x + y }};{% endfor %}", "p=3;q=7;")]
+    // Python: 123
+    [InlineData("{% set (a, b), c = [1, 2], 3 %}{{ a }}{{ b }}{{ c }}", "123")]
+    // Python: 12xy
+    [InlineData("{% set a, (b, (c, d)) = 1, (2, 'xy') %}{{ a }}{{ b }}{{ c }}{{ d }}", "12xy")]
+    // Python: 1
+    [InlineData("{% for ((a),) in [[1]] %}{{ a }}{% endfor %}", "1")]
+    public void Nested_targets_unpack_as_python(string template, string expected)
+    {
+        Assert.Equal(expected, Render(template));
+    }
+
+    [Theory]
+    // Python: TypeError: cannot unpack non-iterable int object
+    [InlineData("{% for (a, b), c in [(1, 2)] %}{% endfor %}", "line 1, column 4: cannot unpack an integer into the loop variables")]
+    // Python: ValueError: not enough values to unpack (expected 2, got 1)
+    [InlineData("{% for (a, b), c in [([1], 2)] %}{% endfor %}", "line 1, column 4: 'for' unpacks 1 value into 2 names")]
+    // Python: TypeError: cannot unpack non-iterable int object
+    [InlineData("{% set (a, b), c = 1, 2 %}", "line 1, column 4: cannot unpack an integer in 'set'")]
+    // Python: TemplateAssertionError: Can't assign to special loop variable in for-loop target
+    [InlineData("{% for (loop, b), c in [[[1, 2], 3]] %}{% endfor %}", "'loop' cannot be assigned inside a for loop")]
+    public void Nested_targets_that_python_cannot_unpack_are_refused(string template, string expected)
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => Render(template));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
 }
