@@ -148,6 +148,46 @@ public sealed class LargeAnswerTests
         Assert.Equal(answer.ToJsonString(Copal.Cli.Infrastructure.Out.CompactJsonOptions), Encoding.UTF8.GetString(whole.WrittenSpan));
     }
 
+    /// <summary>
+    /// A long text (a /detokenize's) is written in pieces the response's buffers hold, with the same bytes: written
+    /// whole, the writer asked for room for all of it at once (6 bytes a character), which the server's pipe rented
+    /// from the shared pool and the pool kept (71 to 93 MB left after five /detokenize of 30 MB).
+    /// </summary>
+    [Theory]
+    [InlineData("a")]
+    [InlineData("😀")]
+    [InlineData("\"<é\n\u0001")]
+    [InlineData("\ud800")]
+    [InlineData("x😀")]
+    public void A_long_text_is_written_in_pieces_the_responses_buffers_hold(string unit)
+    {
+        string text = string.Concat(Enumerable.Repeat(unit, 200_000 / unit.Length)) + "\udc00 end";
+        var answer = new System.Text.Json.Nodes.JsonObject { ["prompt"] = text, ["n"] = 1, ["none"] = null };
+        var output = new Recording();
+        JsonResponses.Write(output, answer);
+        Assert.Equal(answer.ToJsonString(Copal.Cli.Infrastructure.Out.CompactJsonOptions), Encoding.UTF8.GetString(output.Bytes.WrittenSpan));
+        // The writer asks for 4 KB at least, whatever it needs.
+        Assert.InRange(output.LargestAsked, 0, 4096);
+    }
+
+    /// <summary>A response's buffers that keep what is written and the most room asked for at once.</summary>
+    private sealed class Recording : System.Buffers.IBufferWriter<byte>
+    {
+        public System.Buffers.ArrayBufferWriter<byte> Bytes { get; } = new();
+
+        public int LargestAsked { get; private set; }
+
+        public void Advance(int count) => Bytes.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            LargestAsked = Math.Max(LargestAsked, sizeHint);
+            return Bytes.GetMemory(sizeHint);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
+
     /// <summary>A response's buffers as a socket takes them: one small buffer, handed out again once written.</summary>
     private sealed class Discarding : System.Buffers.IBufferWriter<byte>
     {

@@ -55,7 +55,7 @@ internal sealed class BodyReader : IDisposable
 
     /// <summary>
     /// The request's body, read whole, and its lease of <see cref="Budget"/>, which the caller holds while it parses
-    /// and handles the body (<see cref="RequestBody.HandleAsync"/>): a body read whole waits there, first in first out,
+    /// and handles the body (<see cref="RequestBody.HandleAsync{T}(Func{System.Text.Json.JsonElement, T})"/>): a body read whole waits there, first in first out,
     /// until it fits (the client gone or the server stopping end the wait). A body still arriving when the server stops
     /// is not waited for (a client that sends slowly would hold the stop until the host's shutdown timeout): its request
     /// gets the 503 of a stopping server, and its connection is closed.

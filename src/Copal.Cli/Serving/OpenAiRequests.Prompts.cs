@@ -45,9 +45,23 @@ internal static partial class OpenAiRequests
     /// against the bound (<paramref name="n"/> choices each) before any is read: each became a request first, so a
     /// 28 MB body of 7 million prompts took 2.1 GB for the 400 its count decides.
     /// </summary>
-    private static List<CompletionRequest> Prompts(JsonElement body, CompletionRequest request, int n)
+    /// <remarks>
+    /// A prompt of token ids read apart from the document (<paramref name="ids"/>, <see cref="TokenIdArrays"/>) is
+    /// checked as the document's array is, in the same order and words: its count first, then each prompt's ids.
+    /// </remarks>
+    private static List<CompletionRequest> Prompts(JsonElement body, CompletionRequest request, int n, TokenIdArrays? ids)
     {
         JsonElement prompt = Field(body, "prompt") ?? throw OpenAiException.BadRequest("prompt", "prompt is required");
+        if (ids is not null)
+        {
+            if (!ids.Nested)
+            {
+                return [request with { PromptIds = TokenIds(ids.Read(AnyId), at: "prompt") }];
+            }
+            RequireChoicesWithinBound(ids.Count, n);
+            bool single = ids.Count == 1;
+            return [.. ids.ReadEach(AnyId).Select((e, i) => request with { PromptIds = TokenIds(e, single ? "prompt" : $"prompt[{i}]") })];
+        }
         if (prompt.ValueKind == JsonValueKind.String)
         {
             return [request with { Prompt = prompt.GetString() }];
@@ -83,6 +97,23 @@ internal static partial class OpenAiRequests
         }
         return [.. ids.EnumerateArray().Select(e => e.TryGetInt32(out int id) ? id
             : throw OpenAiException.BadRequest("prompt", $"{at} must hold integer token ids, got {Actual(e)}"))];
+    }
+
+    private static bool AnyId(int id) => true;
+
+    /// <summary>
+    /// A prompt of token ids read apart from the document: <see cref="TokenIds(JsonElement, string)"/>'s checks, of an
+    /// array known to hold numbers only.
+    /// </summary>
+    private static int[] TokenIds((int[] Ids, string? Refused) read, string at)
+    {
+        if (read.Ids.Length == 0 && read.Refused is null)
+        {
+            throw OpenAiException.BadRequest("prompt", $"{at} must be a non-empty array of token ids, got an empty array");
+        }
+        return read.Refused is string number
+            ? throw OpenAiException.BadRequest("prompt", $"{at} must hold integer token ids, got {Cut(number)}")
+            : read.Ids;
     }
 
     /// <summary>What a prompt that fits none of OpenAI's shapes is, e.g. "an array of numbers and strings".</summary>

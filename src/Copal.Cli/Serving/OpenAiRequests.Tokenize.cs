@@ -60,7 +60,14 @@ internal static partial class OpenAiRequests
         (System.Text.Json.Serialization.Metadata.JsonTypeInfo<List<int>>)JsonSerializerOptions.Default.GetTypeInfo(typeof(List<int>));
 
     /// <summary><c>{"tokens": [ids]}</c> to <c>{"prompt": text}</c>, special tokens written out (vLLM's and Hugging Face's decode).</summary>
-    public static JsonObject Detokenize(JsonElement body, InferenceEngine engine)
+    public static JsonObject Detokenize(JsonElement body, InferenceEngine engine) => Detokenize(body, engine, tokenIds: null);
+
+    /// <summary>
+    /// <see cref="Detokenize(JsonElement, InferenceEngine)"/> of a body whose tokens, when they are an array of
+    /// numbers, are <paramref name="tokenIds"/>, read apart from its document (<see cref="TokenIdArrays"/>) and checked
+    /// as the document's are, the first id out of range or not an integer named as written.
+    /// </summary>
+    public static JsonObject Detokenize(JsonElement body, InferenceEngine engine, TokenIdArrays? tokenIds)
     {
         CheckModelIfGiven(body, engine);
         JsonElement tokens = Field(body, "tokens") ?? throw OpenAiException.BadRequest("tokens", "tokens is required");
@@ -69,8 +76,21 @@ internal static partial class OpenAiRequests
             throw OpenAiException.BadRequest("tokens", $"tokens must be an array of token ids, got {Actual(tokens)}");
         }
         int vocab = engine.Tokenizer.VocabSize;
-        int[] ids = [.. tokens.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0 && id < vocab ? id
-            : throw OpenAiException.BadRequest("tokens", $"tokens must be token ids in 0..{vocab - 1}, got {e.GetRawText()}"))];
+        string Refused(string id) => $"tokens must be token ids in 0..{vocab - 1}, got {id}";
+        int[] ids;
+        if (tokenIds is not null)
+        {
+            (ids, string? refused) = tokenIds.Read(id => id >= 0 && id < vocab);
+            if (refused is not null)
+            {
+                throw OpenAiException.BadRequest("tokens", Refused(refused));
+            }
+        }
+        else
+        {
+            ids = [.. tokens.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0 && id < vocab ? id
+                : throw OpenAiException.BadRequest("tokens", Refused(e.GetRawText())))];
+        }
         return new JsonObject { ["prompt"] = engine.Tokenizer.Decode(ids, skipSpecialTokens: false) };
     }
 

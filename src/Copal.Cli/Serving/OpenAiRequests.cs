@@ -44,7 +44,7 @@ internal static partial class OpenAiRequests
     public const int CompletionDefaultMaxTokens = 16;
 
     /// <summary>How deep a request body may nest arrays and objects: System.Text.Json's default, far past any request's.</summary>
-    private const int MaxDepth = 64;
+    internal const int MaxDepth = 64;
 
     public static JsonElement ParseBody(byte[] body)
     {
@@ -52,10 +52,25 @@ internal static partial class OpenAiRequests
         return ParseBody(body.AsMemory());
     }
 
+    /// <summary>
+    /// <see cref="ParseBody(ReadOnlyMemory{byte})"/> with the top-level field <paramref name="idsField"/> apart, where
+    /// it holds token ids (<see cref="TokenIdArrays"/>): its document has an array in its place, and its checks read
+    /// <paramref name="ids"/>. Null where the field stays in the document; an array of arrays of ids is taken apart
+    /// only where <paramref name="nestedAllowed"/> (completions' several prompts).
+    /// </summary>
+    public static JsonElement ParseBody(ReadOnlyMemory<byte> body, string idsField, bool nestedAllowed, out TokenIdArrays? ids)
+    {
+        (ReadOnlyMemory<byte> rest, ids) = TokenIdArrays.Split(WithoutByteOrderMark(body), idsField, nestedAllowed);
+        return ParseBody(rest);
+    }
+
+    // A UTF-8 byte order mark, which some clients write and JSON readers of a stream skip.
+    private static ReadOnlyMemory<byte> WithoutByteOrderMark(ReadOnlyMemory<byte> body) =>
+        body.Span.StartsWith("\uFEFF"u8) ? body[3..] : body;
+
     public static JsonElement ParseBody(ReadOnlyMemory<byte> body)
     {
-        // A UTF-8 byte order mark, which some clients write and JSON readers of a stream skip.
-        ReadOnlyMemory<byte> json = body.Span.StartsWith("\uFEFF"u8) ? body[3..] : body;
+        ReadOnlyMemory<byte> json = WithoutByteOrderMark(body);
         try
         {
             // Parsed in place, and never disposed: its elements are read for as long as the request runs (a schema
@@ -192,7 +207,10 @@ internal static partial class OpenAiRequests
         }
     }
 
-    public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine)
+    public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine) => Completion(body, engine, promptIds: null);
+
+    /// <summary>A completions body whose prompt of token ids, when it is one, is <paramref name="promptIds"/> (<see cref="ParseBody(ReadOnlyMemory{byte}, string, bool, out TokenIdArrays?)"/>).</summary>
+    public static OpenAiRequest Completion(JsonElement body, InferenceEngine engine, TokenIdArrays? promptIds)
     {
         CheckModel(body, engine);
         if (Field(body, "max_completion_tokens") is JsonElement chatBound)
@@ -236,7 +254,7 @@ internal static partial class OpenAiRequests
                 throw Unsupported("suffix", "suffix is not supported; leave it out or give \"\"");
             }
         }
-        return Finish(body, Prompts(body, request, n), n) with { Echo = echo };
+        return Finish(body, Prompts(body, request, n, promptIds), n) with { Echo = echo };
     }
 
     private static void CheckModel(JsonElement body, InferenceEngine engine)

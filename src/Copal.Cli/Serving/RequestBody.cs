@@ -51,7 +51,20 @@ internal sealed class RequestBody
     /// then garbage. Not an async method, for the reason <see cref="LargeBodyThread.RunAsync"/> is not: a small body's
     /// failure is thrown here, where its caller awaits.
     /// </summary>
-    public Task<T> HandleAsync<T>(Func<JsonElement, T> handle) => Length >= LargeBodyThread.Bytes
-        ? LargeBodyThread.RunAsync(() => handle(OpenAiRequests.ParseBody(Bytes)))
-        : Task.FromResult(handle(OpenAiRequests.ParseBody(Bytes)));
+    public Task<T> HandleAsync<T>(Func<JsonElement, T> handle) => Handle(() => handle(OpenAiRequests.ParseBody(Bytes)));
+
+    /// <summary>
+    /// <see cref="HandleAsync{T}(Func{JsonElement, T})"/> with the top-level field <paramref name="idsField"/> read
+    /// apart where it holds token ids (<see cref="TokenIdArrays"/>, null where it stays in the document): they are
+    /// the bulk of a large body, and its document took 12 bytes a JSON token of them.
+    /// </summary>
+    public Task<T> HandleAsync<T>(string idsField, bool nestedAllowed, Func<JsonElement, TokenIdArrays?, T> handle) => Handle(() =>
+    {
+        JsonElement json = OpenAiRequests.ParseBody(Bytes, idsField, nestedAllowed, out TokenIdArrays? ids);
+        return handle(json, ids);
+    });
+
+    private Task<T> Handle<T>(Func<T> work) => Length >= LargeBodyThread.Bytes
+        ? LargeBodyThread.RunAsync(work)
+        : Task.FromResult(work());
 }
