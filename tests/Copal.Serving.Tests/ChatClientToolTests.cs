@@ -352,7 +352,11 @@ public sealed class ChatClientToolTests : IDisposable
         Assert.NotEmpty(reply.Text);
 
         NotSupportedException e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_stories.Engine).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
-        Assert.Equal("ChatOptions.Tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool; give the client a ToolCallFormat", e.Message);
+        // A ToolCallFormat alone would not do: the plain formatter then refuses the tools, as nothing shows them to the model.
+        Assert.Equal("ChatOptions.Tools cannot be offered to this model: the model has no chat template, so nothing shows it how to call a tool; "
+            + "give the client a formatter that shows the model tools (a TemplateChatFormatter of a chat template that does) and the ToolCallFormat its replies use", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => new CopalChatClient(_stories.Engine, toolCallFormat: ToolCallFormat.Hermes).ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time] }));
+        Assert.Equal("the model has no chat template, so nothing shows it the tools or how to call them", e.Message);
         ArgumentException unknown = Assert.Throws<ArgumentException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")], new ChatOptions { Tools = [time], ToolMode = ChatToolMode.RequireSpecific("get_date") }));
         Assert.StartsWith("ChatOptions.ToolMode RequireSpecific('get_date') names a function ChatOptions.Tools does not offer (it offers get_time)", unknown.Message, StringComparison.Ordinal);
         e = Assert.Throws<NotSupportedException>(() => _client.ToRequest([new ChatMessage(ChatRole.User, "Once")],

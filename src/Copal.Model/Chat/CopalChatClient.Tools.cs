@@ -29,7 +29,10 @@ public sealed partial class CopalChatClient
         }
         if (required is null && _toolFormat == ToolCallFormat.None)
         {
-            throw new NotSupportedException($"ChatOptions.Tools cannot be offered to this model: {_toolFormatReason}; give the client a ToolCallFormat");
+            // Without a template a ToolCallFormat alone does not do: the plain formatter refuses tools, as nothing shows them.
+            string remedy = _formatter is TemplateChatFormatter ? "give the client a ToolCallFormat"
+                : "give the client a formatter that shows the model tools (a TemplateChatFormatter of a chat template that does) and the ToolCallFormat its replies use";
+            throw new NotSupportedException($"ChatOptions.Tools cannot be offered to this model: {_toolFormatReason}; {remedy}");
         }
         var definitions = new List<object>();
         var names = new List<string>();

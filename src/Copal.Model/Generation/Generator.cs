@@ -156,6 +156,16 @@ public sealed class Generator
         {
             throw new ArgumentOutOfRangeException(nameof(ContextSize), asked, $"the context size must be between 1 and the model's context of {modelContext} positions (max_position_embeddings)");
         }
+        // Every id before any work: the forward pass checks each chunk as it comes, so an id past the first chunk would be
+        // found only after that chunk ran, under the name of the pass's parameter, not this one's.
+        int vocab = _model.Config.VocabSize;
+        for (int i = 0; i < prompt.Count; i++)
+        {
+            if ((uint)prompt[i] >= (uint)vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(prompt), prompt[i], $"prompt[{i}] is token id {prompt[i]}, outside the model's vocabulary [0, {vocab})");
+            }
+        }
         int limit = ContextSize ?? modelContext;
         if (prompt.Count > limit)
         {

@@ -423,7 +423,11 @@ public sealed class InferenceEngine : IDisposable
         {
             if ((uint)id >= (uint)vocab)
             {
-                throw new CompletionRequestException("prompt", $"token id {id} is outside the vocabulary [0, {vocab})");
+                // An id the engine's own tokenizer made from text: the tokenizer is another model's, not the text at fault.
+                throw new CompletionRequestException("prompt", request.PromptIds is null && id < Tokenizer.VocabSize
+                    ? $"the prompt's text holds the token '{Tokenizer.IdToToken(id)}' (id {id}), outside the model's vocabulary [0, {vocab}): "
+                        + $"the engine's tokenizer has {Tokenizer.VocabSize} tokens, so it is not this model's"
+                    : $"token id {id} is outside the vocabulary [0, {vocab})");
             }
         }
         if (ids.Length > ContextSize)

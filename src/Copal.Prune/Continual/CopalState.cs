@@ -28,7 +28,8 @@ namespace Copal.Prune.Continual;
 /// its first fold, or that completed without saving the state, leaves the object spent: its step is partly folded
 /// or lost, and every further use (<see cref="PruneJob.Run"/>, <see cref="CopalPruner.Prune"/>, <see cref="Save"/>)
 /// throws an <see cref="InvalidOperationException"/> that says so; continue from the last saved step with
-/// <see cref="CopalRun.StartOrResume"/>. An object serves one run at a time.
+/// <see cref="CopalRun.StartOrResume"/>. An object serves one run at a time: a second run begun while one is in
+/// flight is refused by an <see cref="InvalidOperationException"/> before it touches the state.
 /// </para>
 /// </summary>
 public sealed partial class CopalState
@@ -67,7 +68,9 @@ public sealed partial class CopalState
     private string? _source;
     private string? _spillDirectory;
     private bool _ownsSpillDirectory;
-    // The temporary output folder of the PruneJob run in progress, and the steps recorded when it began.
+    // The temporary output folder of the PruneJob run in progress (null between runs), and the steps recorded when it
+    // began; the gate makes taking it one step, so two runs begun at once cannot both have it.
+    private readonly Lock _runGate = new();
     private string? _runOutput;
     private int _runStartSteps;
     // The run's output as its caller names it ("--out 'DIR'"): a spill that cannot be written is said to be its.
@@ -184,13 +187,23 @@ public sealed partial class CopalState
     /// Called by <see cref="PruneJob"/> once its temporary output folder exists: the spill goes there, and a failure to
     /// write it names <paramref name="outputShown"/>, the output as the caller knows it, not the hidden folder.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Another run has the state now: both would fold into it.</exception>
     internal void BeginRun(string outputTemp, string outputShown)
     {
-        ThrowIfSpent();
-        SpillDirectory = Path.Combine(outputTemp, ".copal-spill");
-        _runOutput = Path.GetFullPath(outputTemp);
-        _runOutputShown = outputShown;
-        _runStartSteps = _datasets.Count;
+        lock (_runGate)
+        {
+            ThrowIfSpent();
+            if (_runOutput is not null)
+            {
+                // Refused before it touches the state, so the run in flight goes on as if this one had not been asked for.
+                throw new InvalidOperationException($"this CopalState is in another PruneJob run ({_runOutputShown}): a CopalState serves one PruneJob run at a time; "
+                    + "start this one after that run completes, or from a saved step with CopalRun.StartOrResume(model, resumeFolder, choices)");
+            }
+            SpillDirectory = Path.Combine(outputTemp, ".copal-spill");
+            _runOutput = Path.GetFullPath(outputTemp);
+            _runOutputShown = outputShown;
+            _runStartSteps = _datasets.Count;
+        }
     }
 
     /// <summary>
@@ -214,6 +227,14 @@ public sealed partial class CopalState
     /// recorded step or a save into the discarded output) is spent.
     /// </summary>
     internal void EndRun(string outDirectory, bool completed)
+    {
+        lock (_runGate)
+        {
+            EndRunLocked(outDirectory, completed);
+        }
+    }
+
+    private void EndRunLocked(string outDirectory, bool completed)
     {
         string temp = _runOutput!;
         _runOutput = null;

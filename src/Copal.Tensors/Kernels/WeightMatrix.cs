@@ -49,14 +49,22 @@ public readonly unsafe struct WeightMatrix
         };
     }
 
+    /// <summary>The first byte of the stored values; the caller's memory, which must outlive this view.</summary>
     public byte* Data { get; }
+
+    /// <summary>The stored dtype: F32, F16 or BF16.</summary>
     public DType DType { get; }
+
+    /// <summary>Output features: the matrix's rows, whatever its <see cref="Layout"/>.</summary>
     public int Rows { get; }
+
+    /// <summary>Input features: the matrix's columns, whatever its <see cref="Layout"/>.</summary>
     public int Cols { get; }
 
     /// <summary>Bytes of one stored element.</summary>
     public int ElementSize => DType == DType.F32 ? 4 : 2;
 
+    /// <summary>How the values are stored: row-major (<see cref="WeightLayout.Rows"/>) or in panels of <see cref="PanelRows"/> rows.</summary>
     public WeightLayout Layout { get; }
 
     /// <summary>
@@ -66,6 +74,7 @@ public readonly unsafe struct WeightMatrix
     /// </summary>
     public bool FiniteVerified { get; init; }
 
+    /// <summary>Whether the values are stored in <see cref="WeightLayout.Panels"/>, which has no contiguous rows.</summary>
     public bool IsPanels => Layout == WeightLayout.Panels;
 
     /// <summary>Address of row <paramref name="row"/> of a row-major matrix.</summary>

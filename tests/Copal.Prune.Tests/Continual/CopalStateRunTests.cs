@@ -88,6 +88,34 @@ public sealed class CopalStateRunTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
+    /// <summary>
+    /// "An object serves one run at a time": a second run begun while one is in flight (here from its progress, so the
+    /// order is fixed) is refused before it touches the state, saying so, and the first run completes and can go on.
+    /// Both used to fold into the state, and both failed: the second naming a linear with one dataset too many, the
+    /// first then finding the state spent.
+    /// </summary>
+    [Fact]
+    public void A_second_run_begun_while_one_is_in_flight_is_refused_and_the_first_completes()
+    {
+        CopalState state = Start();
+        InvalidOperationException? refused = null;
+        var progress = new CallbackProgress<PruneProgress>(p =>
+        {
+            if (p.Layer == 1 && refused is null)
+            {
+                refused = Assert.Throws<InvalidOperationException>(() => Run("second", state, Calibration(1)));
+            }
+        });
+        string first = Run("first", state, Calibration(0), progress: progress);
+        Assert.NotNull(refused);
+        Assert.StartsWith($"this CopalState is in another PruneJob run (--out '{first}'): a CopalState serves one PruneJob run at a time", refused.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.File("second")));
+        Assert.Single(state.Datasets);
+        Assert.True(File.Exists(Path.Combine(first, CopalState.TensorsFileName)));
+        Run("next", state, Calibration(1));
+        Assert.Equal(2, state.Datasets.Count);
+    }
+
     [Fact]
     public void A_run_that_does_not_save_its_state_leaves_no_spill_in_the_output_and_the_state_is_not_used_again()
     {
