@@ -170,6 +170,36 @@ public sealed class LargeAnswerTests
         Assert.InRange(output.LargestAsked, 0, 4096);
     }
 
+    /// <summary>
+    /// Where a segment ends (every 200 characters) on an astral character, an escape or a lone surrogate, the bytes are
+    /// those the text written whole has: the text is 197 to 201 characters of 'a' before what falls on the boundary,
+    /// so the boundary lands before, inside and after it, and the whole text is just under, at and just over the length
+    /// that is written in segments.
+    /// </summary>
+    [Theory]
+    [InlineData("😀")]
+    [InlineData("😀😀")]
+    [InlineData("\ud800")]
+    [InlineData("\udc00")]
+    [InlineData("\udc00\ud800")]
+    [InlineData("\ud800\ud800\udc00")]
+    [InlineData("\n\u0001\"\\")]
+    [InlineData("é<>&'+`\u007f\u0085\u2028\ufeff")]
+    public void A_text_cut_into_segments_on_any_character_has_the_bytes_of_the_whole(string atBoundary)
+    {
+        for (int before = JsonResponses.TextSegment - 3; before <= JsonResponses.TextSegment + 1; before++)
+        {
+            foreach (string after in new[] { "", "b", "😀", "\ud800", new string('c', JsonResponses.TextSegment) })
+            {
+                string text = new string('a', before) + atBoundary + after;
+                var answer = new System.Text.Json.Nodes.JsonObject { ["prompt"] = text };
+                var output = new System.Buffers.ArrayBufferWriter<byte>();
+                JsonResponses.Write(output, answer);
+                Assert.Equal(Encoding.UTF8.GetBytes(answer.ToJsonString(Copal.Cli.Infrastructure.Out.CompactJsonOptions)), output.WrittenSpan.ToArray());
+            }
+        }
+    }
+
     /// <summary>A response's buffers that keep what is written and the most room asked for at once.</summary>
     private sealed class Recording : System.Buffers.IBufferWriter<byte>
     {

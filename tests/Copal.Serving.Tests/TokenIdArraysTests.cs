@@ -21,6 +21,7 @@ public sealed class TokenIdArraysTests : IDisposable
         "[[1],{\"a\":1}]", "[true]", "[null]", "[[null]]", "[\"a\",1]", "[1,\"a\"]", "\"x\"", "[\"a\",\"b\"]", "{}", "1", "null",
         "[[1,2],[3,4],[5]]", "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43]",
         "[[1.25e-300000000000000000000000000000000000000000000]]",
+        "[1e0]", "[1E+0]", "[1.0e0]", "[-0.0]", "[01]", "[ 1 , 2 ]", "[[ ],[1]]", "[[],[]]", "[[1,2],[[3]]]", "[[[1]]]",
     ];
 
     [Theory]
@@ -45,6 +46,12 @@ public sealed class TokenIdArraysTests : IDisposable
     [InlineData("{\"model\":\"stories260K\",\"prompt\":[5]/**/}")]
     [InlineData("[[5]]")]
     [InlineData("\uFEFF{\"model\":\"stories260K\",\"prompt\":[5,6]}")]
+    [InlineData("\uFEFF\uFEFF{\"model\":\"stories260K\",\"prompt\":[5,6]}")]
+    [InlineData("\uFEFF\uFEFF{\"model\":\"stories260K\",\"prompt\":\"a\"}")]
+    [InlineData("{\"\\u0070\\u0072\\u006F\\u006d\\u0070\\u0074\":[5,6],\"model\":\"stories260K\"}")]
+    [InlineData("{\"prompt\":[5],\"x\":{\"prompt\":[[6]],\"y\":[{\"prompt\":1}]},\"model\":\"stories260K\"}")]
+    [InlineData(" {\"prompt\" : [ 5 , 6 ] ,\"model\":\"stories260K\"} ")]
+    [InlineData("{\"model\":\"stories260K\",\"prompt\":[5]}\uFEFF")]
     public void A_body_around_the_ids_is_read_as_the_documents(string body) => Same(Completion, body);
 
     [Fact]
@@ -82,6 +89,7 @@ public sealed class TokenIdArraysTests : IDisposable
         Same(Detokenize, "{\"model\":\"stories260K\",\"tokens\":" + tokens + "}");
         Same(Detokenize, "{\"model\":\"other\",\"tokens\":" + tokens + "}");
         Same(Detokenize, "{\"tokens\":" + tokens + ",\"tokens\":[5]}");
+        Same(Detokenize, "\uFEFF\uFEFF{\"tokens\":" + tokens + "}");
     }
 
     [Fact]

@@ -91,19 +91,28 @@ internal static partial class OpenAiRequests
     /// <summary>A prompt of token ids: a non-empty array of integers; <paramref name="at"/> is how an error names it.</summary>
     private static int[] TokenIds(JsonElement ids, string at)
     {
-        if (ids.GetArrayLength() == 0 || !ids.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+        if (!ids.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
         {
             throw OpenAiException.BadRequest("prompt", $"{at} must be a non-empty array of token ids, got {PromptShape(ids)}");
         }
-        return [.. ids.EnumerateArray().Select(e => e.TryGetInt32(out int id) ? id
-            : throw OpenAiException.BadRequest("prompt", $"{at} must hold integer token ids, got {Actual(e)}"))];
+        var read = new List<int>(ids.GetArrayLength());
+        foreach (JsonElement e in ids.EnumerateArray())
+        {
+            if (!e.TryGetInt32(out int id))
+            {
+                return TokenIds(([.. read], e.GetRawText()), at);
+            }
+            read.Add(id);
+        }
+        return TokenIds(([.. read], null), at);
     }
 
     private static bool AnyId(int id) => true;
 
     /// <summary>
-    /// A prompt of token ids read apart from the document: <see cref="TokenIds(JsonElement, string)"/>'s checks, of an
-    /// array known to hold numbers only.
+    /// A prompt of token ids known to be numbers, read in the document or apart from it (<see cref="TokenIdArrays"/>):
+    /// the ids up to the first number that is not a 32-bit integer, and that number as written. Both ways are checked
+    /// here, so they answer in the same words.
     /// </summary>
     private static int[] TokenIds((int[] Ids, string? Refused) read, string at)
     {

@@ -60,17 +60,20 @@ internal static partial class OpenAiRequests
     /// </summary>
     public static JsonElement ParseBody(ReadOnlyMemory<byte> body, string idsField, bool nestedAllowed, out TokenIdArrays? ids)
     {
+        // One byte order mark is skipped, before the split: skipped again after it, a second one (not JSON) was taken.
         (ReadOnlyMemory<byte> rest, ids) = TokenIdArrays.Split(WithoutByteOrderMark(body), idsField, nestedAllowed);
-        return ParseBody(rest);
+        return Parse(rest);
     }
 
     // A UTF-8 byte order mark, which some clients write and JSON readers of a stream skip.
     private static ReadOnlyMemory<byte> WithoutByteOrderMark(ReadOnlyMemory<byte> body) =>
         body.Span.StartsWith("\uFEFF"u8) ? body[3..] : body;
 
-    public static JsonElement ParseBody(ReadOnlyMemory<byte> body)
+    public static JsonElement ParseBody(ReadOnlyMemory<byte> body) => Parse(WithoutByteOrderMark(body));
+
+    /// <summary>A body's JSON, its byte order mark (if any) already skipped: an object whose every text is readable.</summary>
+    private static JsonElement Parse(ReadOnlyMemory<byte> json)
     {
-        ReadOnlyMemory<byte> json = WithoutByteOrderMark(body);
         try
         {
             // Parsed in place, and never disposed: its elements are read for as long as the request runs (a schema
