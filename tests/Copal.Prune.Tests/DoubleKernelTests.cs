@@ -182,16 +182,7 @@ public unsafe class DoubleKernelTests
         var row = new double[n];
         for (int j = 0; j < n; j++)
         {
-            Array.Clear(row);
-            for (int i = j; i < n; i++)
-            {
-                double s = i == j ? 1.0 : 0.0;
-                for (int k = j; k < i; k++)
-                {
-                    s -= l[(i * n) + k] * row[k];
-                }
-                row[i] = s / l[(i * n) + i];
-            }
+            NumericsTests.ForwardSubstitution(l, n, j, row);
             for (int i = 0; i < n; i++)
             {
                 double actual = wide[(j * n) + i];
