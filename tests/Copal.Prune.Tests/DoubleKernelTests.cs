@@ -9,7 +9,7 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public unsafe class DoubleKernelTests
 {
-    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 200, 271];
+    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 145, 200, 271];
 
     [Theory]
     [InlineData(1)]
