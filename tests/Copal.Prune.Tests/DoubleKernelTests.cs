@@ -9,7 +9,7 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public unsafe class DoubleKernelTests
 {
-    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 200, 271];
+    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 145, 200, 271];
 
     [Theory]
     [InlineData(1)]
@@ -102,7 +102,46 @@ public unsafe class DoubleKernelTests
     [InlineData(271, 200)]
     public void A_failing_pivot_is_reported_at_the_column_the_textbook_loop_fails(int n, int column)
     {
-        // Column `column` a combination of the ones before it (or zero): H is singular there and only there.
+        double[] a = SingularAt(n, column);
+        Assert.Equal(ScalarFailure(a, n), Cholesky.FactorLower((double[])a.Clone(), n, CancellationToken.None));
+        Assert.Equal(column, Cholesky.FactorLower((double[])a.Clone(), n, CancellationToken.None, wide: false));
+    }
+
+    [Theory]
+    [InlineData(200, 150)] // after the first panel's update
+    [InlineData(271, 260)] // after two
+    public void A_retry_after_a_failed_factor_starts_from_H_and_gives_a_fresh_starts_U_to_the_bit(int n, int column)
+    {
+        // InverseHessianFactor factors P·H·P (P the reversal), so H = P·A·P fails at A's column.
+        double[] a = SingularAt(n, column);
+        var h = new double[n * n];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                h[(i * n) + j] = a[((n - 1 - i) * n) + (n - 1 - j)];
+            }
+        }
+        double[] failed = (double[])a.Clone();
+        Assert.Equal(column, Cholesky.FactorLower(failed, n, CancellationToken.None));
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = i + 1; j < n; j++)
+            {
+                Assert.Equal(a[(i * n) + j], failed[(i * n) + j]); // the strict upper triangle a retry reads
+            }
+        }
+        (double[] retried, double percent) = InverseHessianFactor.Compute((double[])h.Clone(), n, new SparseGptOptions(PercentDamp: 0), CancellationToken.None);
+        Assert.True(percent > 0);
+        (double[] fresh, double freshPercent) = InverseHessianFactor.Compute((double[])h.Clone(), n, new SparseGptOptions(PercentDamp: percent), CancellationToken.None);
+        Assert.Equal(percent, freshPercent);
+        Assert.Equal(fresh, retried);
+    }
+
+    // A random SPD matrix whose column `column` (and row) is a combination of the ones before it (or zero): singular
+    // there and only there, so the textbook loop's first failing pivot is that column.
+    private static double[] SingularAt(int n, int column)
+    {
         double[] a = NumericsTests.RandomSpd(n, seed: n + column);
         var rng = new Random(column);
         var weights = Random(rng, column);
@@ -126,8 +165,7 @@ public unsafe class DoubleKernelTests
             a[(column * n) + i] = combined[i];
         }
         a[(column * n) + column] = self;
-        Assert.Equal(ScalarFailure(a, n), Cholesky.FactorLower((double[])a.Clone(), n, CancellationToken.None));
-        Assert.Equal(column, Cholesky.FactorLower((double[])a.Clone(), n, CancellationToken.None, wide: false));
+        return a;
     }
 
     [Theory]
@@ -144,16 +182,7 @@ public unsafe class DoubleKernelTests
         var row = new double[n];
         for (int j = 0; j < n; j++)
         {
-            Array.Clear(row);
-            for (int i = j; i < n; i++)
-            {
-                double s = i == j ? 1.0 : 0.0;
-                for (int k = j; k < i; k++)
-                {
-                    s -= l[(i * n) + k] * row[k];
-                }
-                row[i] = s / l[(i * n) + i];
-            }
+            NumericsTests.ForwardSubstitution(l, n, j, row);
             for (int i = 0; i < n; i++)
             {
                 double actual = wide[(j * n) + i];

@@ -109,7 +109,7 @@ public class NumericsTests
     [Fact]
     public void Blocked_triangular_inverse_matches_forward_substitution_across_its_sum_chunks()
     {
-        // 600 columns: the sums before a row block run in chunks of 512 columns, so the later blocks take two.
+        // 600 columns: the sums before a row block run in depth chunks of 128 columns, so the later blocks take up to five.
         const int N = 600;
         var rng = new Random(7);
         var l = new double[N * N];
@@ -131,16 +131,7 @@ public class NumericsTests
         double floor = 1e-3 * z.Max(Math.Abs);
         for (int j = 0; j < N; j++)
         {
-            Array.Clear(row);
-            for (int i = j; i < N; i++)
-            {
-                double s = i == j ? 1.0 : 0.0;
-                for (int k = j; k < i; k++)
-                {
-                    s -= l[(i * N) + k] * row[k];
-                }
-                row[i] = s / l[(i * N) + i];
-            }
+            ForwardSubstitution(l, N, j, row);
             for (int i = 0; i < N; i++)
             {
                 double bound = PruningTolerances.SparseGptRelative * (Math.Abs(row[i]) + floor);
@@ -149,6 +140,21 @@ public class NumericsTests
                     Assert.Fail($"Z[{j}, {i}] = {z[(j * N) + i]:R}, expected {row[i]:R}");
                 }
             }
+        }
+    }
+
+    /// <summary>Row j of Z = L⁻ᵀ (column j of L⁻¹) into <paramref name="row"/>, term by term: Z[j, i] = (δ_ij − Σ_{j≤k&lt;i} L[i, k]·Z[j, k]) / L[i, i].</summary>
+    internal static void ForwardSubstitution(double[] l, int n, int j, double[] row)
+    {
+        Array.Clear(row);
+        for (int i = j; i < n; i++)
+        {
+            double s = i == j ? 1.0 : 0.0;
+            for (int k = j; k < i; k++)
+            {
+                s -= l[(i * n) + k] * row[k];
+            }
+            row[i] = s / l[(i * n) + i];
         }
     }
 

@@ -46,8 +46,9 @@ internal static unsafe class DoubleMicroKernel
     /// <summary>
     /// A tile cut by the matrix edge or the diagonal: the elements kept (row i &lt; <paramref name="rows"/>, column
     /// j &lt; <paramref name="cols"/> and j ≤ <paramref name="lastColumnOfRow0"/> + i) are copied into a local tile (the
-    /// rest zero), the full tile runs there, and only they are written back, so nothing else is read or written. The
-    /// slivers must be zero-padded past the edge.
+    /// rest zero), the full tile runs there, and only they are written back, so nothing else is read or written. An
+    /// element depends only on its own row of the A sliver and column of the B sliver, so the slivers' padding past the
+    /// edge feeds only elements that are dropped (it is zero so those never compute on uninitialised memory).
     /// </summary>
     public static void RunEdge(double* ap, double* bp, int kc, double* c, nint ldc, int rows, int cols, int lastColumnOfRow0, bool wide)
     {

@@ -12,7 +12,8 @@ internal static unsafe class SliverPacking
     /// Rows [r0, r1) × columns [k0, k1) of <paramref name="src"/> (row stride <paramref name="ld"/>), times
     /// <paramref name="scale"/> (±1, so exact), into slivers of <paramref name="width"/> rows: sliver s holds rows
     /// r0 + s·width onwards at dst + s·width·(k1 − k0), element (row r, column k) at [(k − k0)·width + r]; rows past r1
-    /// are zero, so a tile cut by the edge adds nothing from them.
+    /// are zero: they feed only the elements an edge tile drops (<see cref="DoubleMicroKernel.RunEdge"/>), which then
+    /// compute on zeros rather than on whatever the buffer held.
     /// </summary>
     public static void PackRows(double* src, int ld, int r0, int r1, int k0, int k1, int width, double scale, double* dst)
     {
