@@ -307,8 +307,9 @@ internal static class Builtins
         {
             switch (v)
             {
+                // A part of digits is the integer Jinja2 looks up, which no mapping of string keys holds ('0' of {'0': 1}).
                 case ObjectValue o:
-                    v = o.Map.GetValueOrDefault(part, UndefinedValue.Instance);
+                    v = Index(part) is null ? o.Map.GetValueOrDefault(part, UndefinedValue.Instance) : UndefinedValue.Instance;
                     break;
                 case NamespaceValue ns:
                     v = ns.Map.GetValueOrDefault(part, UndefinedValue.Instance);
@@ -352,20 +353,26 @@ internal static class Builtins
     public static List<Value> StableSort(List<Value> items, Func<Value, Value> key, bool caseSensitive, bool reverse, bool keysAreWrapped, Func<string> where)
     {
         ChatTemplateException Refuse(Value a, Value b) => Fail(where, $"cannot sort {a.AKind} against {b.AKind}");
-        Value Folded(Value v) => !caseSensitive && v is StringValue s ? new StringValue(JsCase.Lower(s.Value)) : v;
-        int Compare(Value a, Value b)
+        // Each key once, as Python's sorted() takes them.
+        List<Value> keys = items.Select(key).Select(k => k is StringValue s && !caseSensitive ? new StringValue(JsCase.Lower(s.Value)) : k).ToList();
+        if (keys.Count > 1 && keys.Any(HoldsNaN))
         {
-            Value x = Folded(key(a)), y = Folded(key(b));
-            int r = keysAreWrapped ? PyOrder.SortOrder(x, y, where, Refuse) : PyOrder.Direct(x, y, where, Refuse);
+            // nan is neither less nor greater than anything, so the order Python gives it is what its own sort
+            // algorithm happens to compare ([3, nan, 1] stays as it is), which another algorithm does not repeat.
+            throw Fail(where, "sorting a nan key is not supported (Python's order of it depends on its sort algorithm)");
+        }
+        int Compare(int a, int b)
+        {
+            int r = keysAreWrapped ? PyOrder.SortOrder(keys[a], keys[b], where, Refuse) : PyOrder.Direct(keys[a], keys[b], where, Refuse);
             return reverse ? -r : r;
         }
-        var indexed = items.Select((v, i) => (v, i)).ToList();
+        var order = Enumerable.Range(0, items.Count).ToList();
         try
         {
-            indexed.Sort((x, y) =>
+            order.Sort((x, y) =>
             {
-                int c = Compare(x.v, y.v);
-                return c != 0 ? c : x.i.CompareTo(y.i);
+                int c = Compare(x, y);
+                return c != 0 ? c : x.CompareTo(y);
             });
         }
         catch (InvalidOperationException e) when (e.InnerException is ChatTemplateException refusal)
@@ -373,7 +380,25 @@ internal static class Builtins
             // List.Sort wraps what its comparison throws; the refusal itself names the values and the position.
             ExceptionDispatchInfo.Throw(refusal);
         }
-        return indexed.Select(x => x.v).ToList();
+        return order.Select(i => items[i]).ToList();
+    }
+
+    // Whether a value is nan or a list or tuple holds one at any depth (walked without recursion: lists nest deep).
+    private static bool HoldsNaN(Value value)
+    {
+        var pending = new Stack<Value>([value]);
+        while (pending.TryPop(out Value? v))
+        {
+            if (v is FloatValue f && double.IsNaN(f.Value))
+            {
+                return true;
+            }
+            if (v is ArrayValue list)
+            {
+                list.Items.ForEach(pending.Push);
+            }
+        }
+        return false;
     }
 
     /// <summary>

@@ -44,20 +44,71 @@ internal static class HtmlText
         return Unescape(string.Join(' ', words), where);
     }
 
-    // MarkupSafe's loop: from the first opening, cut to the end of the next closing after it; stop at one left open.
+    // MarkupSafe's loop (from the first opening, cut to the end of the next closing after it; stop at one left open)
+    // in one pass: MarkupSafe rebuilds the whole string per cut, which over 16M characters of tags would run for
+    // hours. What is kept never holds an opening, but its last characters and the rest may join into one after a
+    // cut ('<!<!---->--' leaves '<!--'), so an opening is looked for across that seam first.
     private static string RemoveClosed(string value, string open, string close)
     {
-        int start;
-        while ((start = value.IndexOf(open, StringComparison.Ordinal)) >= 0)
+        var kept = new StringBuilder(value.Length);
+        int rest = 0;
+        while (true)
         {
-            int end = value.IndexOf(close, start, StringComparison.Ordinal);
-            if (end < 0)
+            int seam = SeamOpening(kept, value, rest, open);
+            if (seam >= 0)
+            {
+                // The opening starts in what is kept; its closing may start there too ('<!-->' closes itself).
+                string head = kept.ToString(seam, kept.Length - seam);
+                int end = ClosingAcross(head, value, rest, close);
+                if (end < 0)
+                {
+                    break;
+                }
+                kept.Length = seam;
+                rest = end;
+                continue;
+            }
+            int start = value.IndexOf(open, rest, StringComparison.Ordinal);
+            int closing = start < 0 ? -1 : value.IndexOf(close, start, StringComparison.Ordinal);
+            if (closing < 0)
             {
                 break;
             }
-            value = string.Concat(value.AsSpan(0, start), value.AsSpan(end + close.Length));
+            kept.Append(value, rest, start - rest);
+            rest = closing + close.Length;
         }
-        return value;
+        return kept.Append(value, rest, value.Length - rest).ToString();
+    }
+
+    // Where in `kept` an opening begins that runs on into value[rest..], or -1.
+    private static int SeamOpening(StringBuilder kept, string value, int rest, string open)
+    {
+        for (int at = Math.Max(0, kept.Length - (open.Length - 1)); at < kept.Length; at++)
+        {
+            int inKept = kept.Length - at;
+            if (value.Length - rest >= open.Length - inKept && Enumerable.Range(0, open.Length)
+                .All(k => (k < inKept ? kept[at + k] : value[rest + k - inKept]) == open[k]))
+            {
+                return at;
+            }
+        }
+        return -1;
+    }
+
+    // The index in value just past the first closing at or after the start of head + value[rest..], or -1.
+    private static int ClosingAcross(string head, string value, int rest, string close)
+    {
+        for (int at = 0; at < head.Length; at++)
+        {
+            int inHead = head.Length - at;
+            if (value.Length - rest >= close.Length - Math.Min(inHead, close.Length) && Enumerable.Range(0, close.Length)
+                .All(k => (k < inHead ? head[at + k] : value[rest + k - inHead]) == close[k]))
+            {
+                return rest + close.Length - inHead;
+            }
+        }
+        int found = value.IndexOf(close, rest, StringComparison.Ordinal);
+        return found < 0 ? -1 : found + close.Length;
     }
 
     // Python's html.unescape: &#digits, &#xhex (the semicolon optional) and &name (up to 32 characters but tab, newline,

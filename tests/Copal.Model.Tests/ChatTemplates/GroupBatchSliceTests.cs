@@ -57,6 +57,13 @@ public sealed class GroupBatchSliceTests
     // Python: 00042|-0042|+00x|abc|000|00\U0001f642|-00|5
     [InlineData("{{ '42'.zfill(5) }}|{{ '-42'.zfill(5) }}|{{ '+x'.zfill(4) }}|{{ 'abc'.zfill(2) }}|{{ ''.zfill(3) }}|{{ '\U0001F642'.zfill(3) }}|{{ '-'.zfill(3) }}|{{ '5'.zfill(true) }}",
         "00042|-0042|+00x|abc|000|00\U0001F642|-00|5")]
+    // Python: [(5, [{'x': 1}])]|[(2, [{'p': {'q': 2}}]), (5, [{'x': 1}])] (the default goes in for each missing part,
+    // and the rest of the path is read from it)
+    [InlineData("{{ [{'x': 1}] | groupby('a.b', default={'b': 5}) }}|{{ [{'p': {'q': 2}}, {'x': 1}] | groupby('p.q', default={'q': 5}) }}",
+        "[(5, [{'x': 1}])]|[(2, [{'p': {'q': 2}}]), (5, [{'x': 1}])]")]
+    // Python: [('z', [{'0': 'b'}, {'0': 'a'}])]|[{'0': 'b'}, {'0': 'a'}] (the part '0' is the integer 0, no string key)
+    [InlineData("{{ [{'0': 'b'}, {'0': 'a'}] | groupby('0', default='z') }}|{{ [{'0': 'b'}, {'0': 'a'}] | sort(attribute='0') }}",
+        "[('z', [{'0': 'b'}, {'0': 'a'}])]|[{'0': 'b'}, {'0': 'a'}]")]
     public void Renders_as_python(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
@@ -79,6 +86,12 @@ public sealed class GroupBatchSliceTests
     [InlineData("{{ 'abc'.zfill('5') }}", "line 1, column 9: zfill() takes one integer by position, got a string")]
     // Python: TypeError: str.removeprefix() takes no keyword arguments
     [InlineData("{{ 'abc'.removeprefix(prefix='a') }}", "line 1, column 9: removeprefix() takes no keyword arguments")]
+    // Python: [3, nan, 1] (its sort compares neighbours first; where nan lands is what the algorithm compared); refused
+    [InlineData("{{ [3, 'nan' | float, 1] | sort }}", "line 1, column 28: sorting a nan key is not supported")]
+    [InlineData("{{ [[2], [1], ['nan' | float], [0]] | groupby(0) }}", "line 1, column 39: sorting a nan key is not supported")]
+    // Each item of groupby and batch is a step: 101 of 100,000 items pass the budget of 10^7 (they ran within it)
+    [InlineData("{% for i in range(101) %}{% set g = range(100000) | batch(100) %}{% endfor %}", "rendering takes more than 10000000 steps")]
+    [InlineData("{% for i in range(101) %}{% set g = range(100000) | groupby(0, default=0) %}{% endfor %}", "rendering takes more than 10000000 steps")]
     public void What_python_refuses_is_refused(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));

@@ -21,9 +21,20 @@ public sealed class StripTagsTests
     [InlineData("{{ '&#13;' | striptags }}|{{ '&quot;&apos;&#0;' | striptags }}|{{ ['<b>'] | striptags }}", "\r|\"'\uFFFD|['']")]
     // Python: AxAA\ufffd\ufffd\ufffd&#x;&#;|tab here
     [InlineData("{{ '&#65x&#X41;&#0065;&#xD800;&#1114112;&#11;&#65534;&#99999999999;&#x;&#;' | striptags }}|{{ 'tab\there' | striptags }}", "AxAA\uFFFD\uFFFD\uFFFD&#x;&#;|tab here")]
+    // Python: xz|b|c|ac>d (a cut joins what is kept to the rest into a new opening, which MarkupSafe's loop then finds)
+    [InlineData("{{ 'x<!<!---->--y-->z' | striptags }}|{{ '<<!-- -->!-- a -->b' | striptags }}|{{ '<!-<!---->->c' | striptags }}|{{ 'a<<b>c>d' | striptags }}", "xz|b|c|ac>d")]
     public void Renders_as_python(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
+    }
+
+    [Fact]
+    public void Strips_sixteen_million_characters_of_tags_in_one_pass()
+    {
+        // MarkupSafe rebuilds the string for each tag it cuts; done so here, 5M tags in 15M characters ran for hours.
+        string tags = string.Concat(Enumerable.Repeat("<a>", 2_500_000));
+        Assert.Equal("x", new ChatTemplate("{{ t | striptags }}").Render([], addGenerationPrompt: false, tools: null,
+            extra: new Dictionary<string, object?> { ["t"] = tags + "x" + tags }));
     }
 
     [Theory]
