@@ -116,6 +116,36 @@ public sealed class CopalStateRunTests : IDisposable
         Assert.Equal(2, state.Datasets.Count);
     }
 
+    /// <summary>
+    /// The one-run-at-a-time gate is let go on every way out: a run cancelled before its first fold, and runs refused
+    /// before any work (a layer the model lacks, an output that exists), leave the state untouched and free, so the
+    /// next run is not refused as if one were still in flight.
+    /// </summary>
+    [Fact]
+    public void A_run_cancelled_before_its_first_fold_or_refused_before_work_leaves_the_state_free_for_the_next()
+    {
+        CopalState state = Start();
+        using var cancel = new CancellationTokenSource();
+        var progress = new CallbackProgress<PruneProgress>(p =>
+        {
+            if (p.Layer == 0)
+            {
+                cancel.Cancel();
+            }
+        });
+        Assert.ThrowsAny<OperationCanceledException>(() => Run("cancelled", state, Calibration(0), progress: progress, cancellationToken: cancel.Token));
+        Assert.Empty(state.Datasets);
+        Assert.ThrowsAny<ArgumentException>(() => Run("no-such-layer", state, Calibration(0), layers: new HashSet<int> { 99 }));
+        Directory.CreateDirectory(_temp.File("taken"));
+        File.WriteAllText(Path.Combine(_temp.File("taken"), "notes.txt"), "a person's file");
+        IOException taken = Assert.ThrowsAny<IOException>(() => Run("taken", state, Calibration(0)));
+        Assert.Contains("exists and is not empty", taken.Message, StringComparison.Ordinal);
+
+        string next = Run("next", state, Calibration(0));
+        Assert.Single(state.Datasets);
+        Assert.True(File.Exists(Path.Combine(next, CopalState.TensorsFileName)));
+    }
+
     [Fact]
     public void A_run_that_does_not_save_its_state_leaves_no_spill_in_the_output_and_the_state_is_not_used_again()
     {
