@@ -332,8 +332,18 @@ internal sealed partial class Interpreter
         _ => null,
     };
 
-    private List<Value> Iterated(Value operand, FilterNode node) =>
-        PythonIterated(operand) ?? throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}");
+    private List<Value> Iterated(Value operand, FilterNode node)
+    {
+        List<Value> items = PythonIterated(operand) ?? throw Error(node, $"filter '{node.Name}' is not supported on {operand.AKind}");
+        if (operand is not StringValue)
+        {
+            // Each item a filter reads of a list or mapping is a step of the budget: one evaluation of a sort of
+            // 100,000 items does 100,000 items' work, and a loop of as many sorts ran for hours within the
+            // evaluations counted. A string's characters are not counted, so a long message's text stays usable.
+            Steps(items.Count, node);
+        }
+        return items;
+    }
 
     // What Python iterates: a list's items, a string's characters, a mapping's keys, nothing for undefined; null for
     // what Python cannot iterate.

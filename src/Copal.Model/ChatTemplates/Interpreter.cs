@@ -124,9 +124,13 @@ internal sealed partial class Interpreter
     }
 
     /// <summary>One step against <see cref="MaxSteps"/>: an evaluation, or a loop's iteration (an empty body evaluates nothing).</summary>
-    private void Step(Node node)
+    private void Step(Node node) => Steps(1, node);
+
+    /// <summary>Several steps at once against <see cref="MaxSteps"/>: the items a filter reads.</summary>
+    private void Steps(int count, Node node)
     {
-        if (++_steps > MaxSteps)
+        _steps += count;
+        if (_steps > MaxSteps)
         {
             throw Error(node, FormattableString.Invariant($"rendering takes more than {MaxSteps} steps (a loop that runs without end?)"));
         }

@@ -92,6 +92,11 @@ public sealed class GroupBatchSliceTests
     // Each item of groupby and batch is a step: 101 of 100,000 items pass the budget of 10^7 (they ran within it)
     [InlineData("{% for i in range(101) %}{% set g = range(100000) | batch(100) %}{% endfor %}", "rendering takes more than 10000000 steps")]
     [InlineData("{% for i in range(101) %}{% set g = range(100000) | groupby(0, default=0) %}{% endfor %}", "rendering takes more than 10000000 steps")]
+    // So is each item any filter reads of a list or mapping: 101 sorts, joins or uniques of 100,000 items pass it (a loop of
+    // 100,000 sorts of as many items ran for hours within the evaluations counted)
+    [InlineData("{% for i in range(101) %}{% set g = range(100000) | sort %}{% endfor %}", "rendering takes more than 10000000 steps")]
+    [InlineData("{% for i in range(101) %}{% set g = range(100000) | join %}{% endfor %}", "rendering takes more than 10000000 steps")]
+    [InlineData("{% for i in range(101) %}{% set g = range(100000) | unique | list %}{% endfor %}", "rendering takes more than 10000000 steps")]
     public void What_python_refuses_is_refused(string template, string expected)
     {
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
