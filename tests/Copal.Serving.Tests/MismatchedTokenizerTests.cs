@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Copal.Model.Inference;
 using Copal.Model.Serving;
 using Copal.Model.Tokenization;
@@ -41,5 +42,27 @@ public sealed class MismatchedTokenizerTests : IDisposable
         // Ids given as ids are the caller's own: the message stays about the id.
         e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { PromptIds = [1, first], MaxTokens = 2 }));
         Assert.Equal($"token id {first} is outside the vocabulary [0, 512)", e.Message);
+    }
+
+    [Fact]
+    public async Task A_token_the_models_own_tokenizer_adds_past_its_rows_is_named_as_added_not_as_another_models()
+    {
+        // A fine-tune's tokenizer that adds <pad> at id 512 over the 512-row embedding, the model never resized: the
+        // tokenizer is this model's, so the message must not say it is another's (a review's finding).
+        using var folder = new TempDir("copal-added-token");
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(TestData.Stories260K, "tokenizer.json")))!;
+        json["added_tokens"]!.AsArray().Add(new JsonObject
+        {
+            ["id"] = 512, ["content"] = "<pad>", ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+            ["normalized"] = false, ["special"] = true,
+        });
+        File.WriteAllText(folder.File("tokenizer.json"), json.ToJsonString());
+        CopalTokenizer tokenizer = CopalTokenizer.FromDirectory(folder.Path);
+        using var engine = new InferenceEngine(_model, tokenizer);
+
+        var e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "Once<pad>", MaxTokens = 2 }));
+        Assert.Equal("prompt", e.ParamName);
+        Assert.Equal("the prompt's text holds the token '<pad>' (id 512), outside the model's vocabulary [0, 512): "
+            + "the engine's tokenizer adds it past the model's rows, so the model has no embedding for it (added without resizing the model?)", e.Message);
     }
 }

@@ -98,7 +98,7 @@ internal sealed class ModelSession : IDisposable
             if ((uint)id >= (uint)vocab)
             {
                 throw new TokenizerException($"{what} holds the token '{tokenizer.IdToToken(id)}' (id {id}), outside the model's vocabulary of {vocab} "
-                    + $"(config.json vocab_size): the tokenizer.json of {modelDirectory} has {tokenizer.VocabSize} tokens, so it is not this model's");
+                    + $"(config.json vocab_size): " + tokenizer.WhyOutsideModel(id, $"the tokenizer.json of {modelDirectory}"));
             }
         }
     }

@@ -426,7 +426,7 @@ public sealed class InferenceEngine : IDisposable
                 // An id the engine's own tokenizer made from text: the tokenizer is another model's, not the text at fault.
                 throw new CompletionRequestException("prompt", request.PromptIds is null && id < Tokenizer.VocabSize
                     ? $"the prompt's text holds the token '{Tokenizer.IdToToken(id)}' (id {id}), outside the model's vocabulary [0, {vocab}): "
-                        + $"the engine's tokenizer has {Tokenizer.VocabSize} tokens, so it is not this model's"
+                        + Tokenizer.WhyOutsideModel(id, "the engine's tokenizer")
                     : $"token id {id} is outside the vocabulary [0, {vocab})");
             }
         }

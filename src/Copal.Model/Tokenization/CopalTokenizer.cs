@@ -335,6 +335,15 @@ public sealed class CopalTokenizer : Tokenizer
     /// <summary>The id of a token string (added tokens first), or null.</summary>
     public int? TokenToId(string token) => _added.IdOf(token) ?? _stage.TokenToId(token);
 
+    /// <summary>
+    /// Why token <paramref name="id"/>, which this tokenizer makes, has no row in the model (the caller has found it
+    /// past the model's vocabulary): an added token is one a fine-tune added without resizing the model, any other id
+    /// means the tokenizer is another model's. <paramref name="tokenizerName"/> starts the sentence.
+    /// </summary>
+    public string WhyOutsideModel(int id, string tokenizerName) => _added.ById(id) is not null
+        ? $"{tokenizerName} adds it past the model's rows, so the model has no embedding for it (added without resizing the model?)"
+        : $"{tokenizerName} has {VocabSize} tokens, so it is not this model's";
+
     /// <summary>True for added tokens marked special (skipped by Decode with skipSpecialTokens).</summary>
     public bool IsSpecial(int id) => _added.ById(id)?.Special ?? false;
 
