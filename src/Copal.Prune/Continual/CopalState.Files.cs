@@ -51,7 +51,7 @@ public sealed partial class CopalState
         WriteBoth(directory, (tensorsPath, manifestPath) =>
         {
             WriteTensors(tensorsPath, cancellationToken);
-            File.WriteAllText(manifestPath, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
+            WriteNew(manifestPath, JsonSerializer.Serialize(Manifest(), PruneJob.ReportJsonOptions));
         });
         DiscardSpill();
         _source = Path.GetFullPath(Path.Combine(directory, TensorsFileName));
@@ -156,9 +156,20 @@ public sealed partial class CopalState
         ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
         return Stage(toDirectory, (tensorsPath, manifestPath) =>
         {
-            File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: true);
-            File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: true);
+            // Not overwrite: the staged names are fresh, so a file there is a planted link, which overwriting opens through.
+            File.Copy(Path.Combine(fromDirectory, TensorsFileName), tensorsPath, overwrite: false);
+            File.Copy(Path.Combine(fromDirectory, ManifestFileName), manifestPath, overwrite: false);
         }, outputTwin);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="text"/> to the fresh staged name <paramref name="path"/>, refusing a name already taken:
+    /// the names are predictable, and File.WriteAllText would write through a link planted at one, over the file it names.
+    /// </summary>
+    private static void WriteNew(string path, string text)
+    {
+        using var writer = new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None), new System.Text.UTF8Encoding(false));
+        writer.Write(text);
     }
 
     /// <summary>Writes both state files into <paramref name="directory"/> at once (<see cref="Stage"/>, then committed).</summary>

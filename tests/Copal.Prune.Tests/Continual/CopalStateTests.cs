@@ -3,6 +3,7 @@ using Copal.Model.Weights;
 using Copal.Prune.Continual;
 using Copal.Prune.Driver;
 using Copal.Tensors;
+using Copal.Tensors.IO;
 using Copal.Tensors.Safetensors;
 using Copal.Testing;
 
@@ -533,6 +534,76 @@ public sealed class CopalStateTests : IDisposable
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The state's files are staged under predictable names beside where they belong (TemporaryNames.Sibling), and a
+    /// --state folder may be shared. The manifest was written with File.WriteAllText, and a copy's files with
+    /// File.Copy(overwrite), both of which open through a link planted at that name, over the file it names. A name
+    /// already taken is now refused and the linked file is left as it was.
+    /// </summary>
+    [LinuxFact]
+    public void Save_does_not_write_through_a_link_at_a_temporary_name()
+    {
+        string dir = TempDir();
+        try
+        {
+            CopalState state = TwoSteps(s_sumFixed, resumeAfterFirst: null, out _);
+            string victim = Path.Combine(dir, "victim.txt");
+            File.WriteAllText(victim, "mine");
+            PlantLinks(Path.Combine(dir, CopalState.ManifestFileName), victim);
+            PlantLinks(Path.Combine(dir, CopalState.TensorsFileName), victim);
+
+            var e = Assert.ThrowsAny<IOException>(() => state.Save(dir));
+
+            Assert.StartsWith($"cannot write the COPAL state ({CopalState.TensorsFileName}, {CopalState.ManifestFileName}) into '{dir}': ", e.Message, StringComparison.Ordinal);
+            Assert.Equal("mine", File.ReadAllText(victim));
+            Assert.False(File.Exists(Path.Combine(dir, CopalState.ManifestFileName)));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>As above for <see cref="CopalState.Copy"/>: File.Copy with overwrite truncated the file a planted link named.</summary>
+    [LinuxFact]
+    public void Copy_does_not_write_through_a_link_at_a_temporary_name()
+    {
+        string from = TempDir();
+        string to = TempDir();
+        try
+        {
+            File.WriteAllText(Path.Combine(from, CopalState.TensorsFileName), "tensors");
+            File.WriteAllText(Path.Combine(from, CopalState.ManifestFileName), "manifest");
+            string victim = Path.Combine(to, "victim.txt");
+            File.WriteAllText(victim, "mine");
+            PlantLinks(Path.Combine(to, CopalState.TensorsFileName), victim);
+            PlantLinks(Path.Combine(to, CopalState.ManifestFileName), victim);
+
+            Assert.ThrowsAny<IOException>(() => CopalState.Copy(from, to));
+
+            Assert.Equal("mine", File.ReadAllText(victim));
+            Assert.False(File.Exists(Path.Combine(to, CopalState.TensorsFileName)));
+            Assert.False(File.Exists(Path.Combine(to, CopalState.ManifestFileName)));
+        }
+        finally
+        {
+            Directory.Delete(from, recursive: true);
+            Directory.Delete(to, recursive: true);
+        }
+    }
+
+    // Links to `target` at the next temporary names beside `file` this process hands out (other tests may take some meanwhile).
+    private static void PlantLinks(string file, string target)
+    {
+        string next = TemporaryNames.Sibling(file, "tmp");
+        int dash = next.LastIndexOf('-');
+        long n = long.Parse(next[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        for (long k = 1; k <= 2000; k++)
+        {
+            File.CreateSymbolicLink($"{next[..(dash + 1)]}{n + k}", target);
         }
     }
 
