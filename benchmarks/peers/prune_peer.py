@@ -11,7 +11,7 @@ Written from the papers and the conventions in ALGORITHMS.md, step by step:
 - Wanda: per linear, the running mean of the input's squared column norms; scores |W|·√scaler; per output row the
   ⌊cols·s⌋ lowest (a stable sort), or per group of M the N lowest.
 
-It prints one JSON object of seconds per step (see `benchmarks/peers/prune_side_by_side.py`, which interleaves it
+It prints one JSON object of seconds per step (wall clock, and the process's CPU seconds under "cpu") (see `benchmarks/peers/prune_side_by_side.py`, which interleaves it
 with Copal's `probe prune-steps`). The reference scripts keep one set of statistics and one factor per linear, so
 q/k/v (and gate/up) accumulate and factor the same input each; the keys here are per input width, and the layer
 totals count them the reference's way.
@@ -44,14 +44,13 @@ def accumulate_hessian(cols, nsamples, seqlen, seed):
     """SparseGPT's statistic: H = (2/n)·Σ XᵀX as a running mean over windows, f32. Returns (H, seconds)."""
     h = torch.zeros(cols, cols)
     seen = 0
-    spent = 0.0
+    spent = Clock()
     for x in windows(cols, nsamples, seqlen, seed):
-        start = time.perf_counter()
-        h *= seen / (seen + 1)
-        seen += 1
-        xt = math.sqrt(2 / seen) * x.t()
-        h += xt.matmul(xt.t())
-        spent += time.perf_counter() - start
+        with spent:
+            h *= seen / (seen + 1)
+            seen += 1
+            xt = math.sqrt(2 / seen) * x.t()
+            h += xt.matmul(xt.t())
     return h, spent
 
 
@@ -59,13 +58,12 @@ def accumulate_scaler(cols, nsamples, seqlen, seed):
     """Wanda's statistic: the running mean over windows of each input column's squared norm. Returns (scaler, seconds)."""
     scaler = torch.zeros(cols)
     seen = 0
-    spent = 0.0
+    spent = Clock()
     for x in windows(cols, nsamples, seqlen, seed):
-        start = time.perf_counter()
-        scaler *= seen / (seen + 1)
-        seen += 1
-        scaler += torch.norm(x.t(), p=2, dim=1) ** 2 / seen
-        spent += time.perf_counter() - start
+        with spent:
+            scaler *= seen / (seen + 1)
+            seen += 1
+            scaler += torch.norm(x.t(), p=2, dim=1) ** 2 / seen
     return scaler, spent
 
 
@@ -133,10 +131,36 @@ def wanda(w, scaler, pattern):
     w[mask] = 0
 
 
+class Clock:
+    """Wall and process CPU seconds (all threads: torch's OpenMP pool and OpenBLAS's) summed over the `with` blocks.
+    On a machine shared past its cores the wall clock measures the queue; the CPU seconds are the work."""
+
+    def __init__(self):
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def __enter__(self):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
+        return False
+
+
+def timed_value(fn, *args):
+    clock = Clock()
+    with clock:
+        value = fn(*args)
+    return value, clock
+
+
 def timed(fn, *args):
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+    clock = Clock()
+    with clock:
+        fn(*args)
+    return clock
 
 
 def main():
@@ -158,9 +182,7 @@ def main():
         factors = {}
         for cols in widths:
             h, steps[f"hessian {cols}"] = accumulate_hessian(cols, args.nsamples, args.seqlen, args.seed)
-            start = time.perf_counter()
-            factors[cols] = inverse_factor(h)
-            steps[f"factor {cols}"] = time.perf_counter() - start
+            factors[cols], steps[f"factor {cols}"] = timed_value(inverse_factor, h)
             del h
         for name, rows, cols in LINEARS:
             w = torch.rand(rows, cols, generator=gen) - 0.5
@@ -176,10 +198,12 @@ def main():
             steps[f"select {name}"] = timed(wanda, w, scalers[cols], pattern)
         per_linear = ["statistics"]
     # The layer as the reference runs it: every linear keeps (and factors) its own statistics.
-    steps["layer"] = sum(steps[f"{kind} {cols}"] for kind in per_linear for _, _, cols in LINEARS) + \
-        sum(v for k, v in steps.items() if k.startswith(("sweep ", "select ")))
+    seconds, cpu = {k: v.wall for k, v in steps.items()}, {k: v.cpu for k, v in steps.items()}
+    for totals in (seconds, cpu):
+        totals["layer"] = sum(totals[f"{kind} {cols}"] for kind in per_linear for _, _, cols in LINEARS) + \
+            sum(v for k, v in totals.items() if k.startswith(("sweep ", "select ")))
     print(json.dumps({"engine": "torch", "torch": torch.__version__, "threads": args.threads, "method": args.method,
-                      "pattern": args.pattern or args.sparsity, "seconds": steps}))
+                      "pattern": args.pattern or args.sparsity, "seconds": seconds, "cpu": cpu}))
 
 
 if __name__ == "__main__":

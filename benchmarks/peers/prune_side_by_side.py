@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Interleaves Copal's `probe prune-steps` with the PyTorch peer (prune_peer.py), round after round, and prints the
 median seconds of every step and the ratio torch / Copal per step (above 1: Copal is faster) as a Markdown table,
-with the load average before each run. On a shared machine only ratios from interleaved rounds mean much.
+with the load average before each run: once for the wall clock and once for the process's CPU seconds (all threads).
+On a shared machine only ratios from interleaved rounds mean much, and the CPU seconds more than the wall clock.
 
 `--copal` takes one or more built Copal.Benchmarks.dll files (a tree before and after a change, say); each round runs
 them in the order given, then torch.
@@ -52,23 +53,32 @@ def main():
         for dll in args.copal:
             results[dll].append(run(["dotnet", dll, "probe", "prune-steps", args.method, args.pattern, *sizes]))
         results["torch"].append(run(peer, peer_env))
-    torch_steps = results["torch"][0]["seconds"].keys()
-    steps = list(dict.fromkeys([*results[args.copal[0]][0]["seconds"].keys(), *torch_steps]))
     names = [f"Copal {i + 1}" if len(args.copal) > 1 else "Copal" for i in range(len(args.copal))]
     loads = [r["load"] for rs in results.values() for r in rs]
     print(f"{args.method} {args.pattern}, {args.rounds} interleaved rounds, {args.nsamples} × {args.seqlen} tokens, "
           f"load average {min(loads):.1f}–{max(loads):.1f}; {', '.join(f'{n} = {d}' for n, d in zip(names, args.copal))}")
+    # The wall clock, then the process's CPU seconds (all threads): under load the wall clock measures the queue.
+    for clock in ("seconds", "cpu"):
+        if not all(clock in r for rs in results.values() for r in rs):
+            continue
+        print(f"\n{'wall-clock seconds' if clock == 'seconds' else 'CPU seconds (all threads)'}:\n")
+        table(results, args.copal, names, clock)
+
+
+def table(results, dlls, names, clock):
+    torch_steps = results["torch"][0][clock].keys()
+    steps = list(dict.fromkeys([*results[dlls[0]][0][clock].keys(), *torch_steps]))
     print("| step | " + " | ".join(f"{n} (s)" for n in names) + " | torch (s) | " + " | ".join(f"torch / {n}" for n in names) + " |")
     print("|---" * (2 + 2 * len(names)) + "|")
     for step in steps:
-        t = [r["seconds"][step] for r in results["torch"] if step in r["seconds"]]
+        t = [r[clock][step] for r in results["torch"] if step in r[clock]]
         cells, ratios = [], []
-        for dll in args.copal:
-            c = [r["seconds"][step] for r in results[dll] if step in r["seconds"]]
+        for dll in dlls:
+            c = [r[clock][step] for r in results[dll] if step in r[clock]]
             cells.append(f"{statistics.median(c):.2f}" if c else "—")
             # The ratio of each round's pair, then the median: the pair ran minutes apart, the rounds farther.
-            pairs = [tr["seconds"][step] / cr["seconds"][step] for tr, cr in zip(results["torch"], results[dll])
-                     if step in tr["seconds"] and step in cr["seconds"] and cr["seconds"][step] > 0]
+            pairs = [tr[clock][step] / cr[clock][step] for tr, cr in zip(results["torch"], results[dll])
+                     if step in tr[clock] and step in cr[clock] and cr[clock][step] > 0]
             ratios.append(f"{statistics.median(pairs):.2f}" if pairs else "—")
         torch_cell = f"{statistics.median(t):.2f}" if t else "—"
         print(f"| {step} | {' | '.join(cells)} | {torch_cell} | {' | '.join(ratios)} |")

@@ -9,7 +9,7 @@ namespace Copal.Prune.Tests;
 /// </summary>
 public unsafe class DoubleKernelTests
 {
-    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 145, 200, 271];
+    public static TheoryData<int> OddSizes => [1, 2, 11, 12, 13, 63, 64, 65, 97, 127, 128, 129, 145, 200, 271, 513];
 
     [Theory]
     [InlineData(1)]
@@ -190,6 +190,48 @@ public unsafe class DoubleKernelTests
                 {
                     Assert.Fail($"n = {n}: Z[{j}, {i}] = {actual:R}, expected {row[i]:R}");
                 }
+            }
+        }
+    }
+
+    // Sizes past two and three spans of the inverse's product (256 columns), with partial blocks and tiles.
+    public static TheoryData<int> SpanSizes => [1, 13, 65, 200, 255, 256, 257, 271, 320, 513, 601];
+
+    [Theory]
+    [MemberData(nameof(SpanSizes))]
+    public void Triangular_inverse_is_one_ascending_chain_of_fused_multiply_adds_then_the_in_block_substitution_to_the_bit(int n)
+    {
+        // The arithmetic the inverse documents, as plain loops: Z[j, i] starts at +0, takes fma(Z[j, k], −L[i, k], ·) for
+        // k from j to the start i0 of i's 64-column block in ascending order, then the substitution inside the block.
+        // However the product is split into tiles, chunks and spans, every element must come out to this bit.
+        const int Block = 64;
+        double[] l = NumericsTests.NaiveCholesky(NumericsTests.RandomSpd(n, seed: 5 * n), n);
+        var expected = new double[n * n];
+        for (int i = 0; i < n; i++)
+        {
+            int i0 = i / Block * Block;
+            for (int j = 0; j <= i; j++)
+            {
+                double c = 0;
+                for (int k = j; k < i0; k++)
+                {
+                    c = Math.FusedMultiplyAdd(expected[(j * n) + k], -l[(i * n) + k], c);
+                }
+                int start = Math.Max(i0, j);
+                fixed (double* li = &l[(i * n) + start], zj = &expected[(j * n) + start])
+                {
+                    c = (i == j ? 1.0 : 0.0) + c - DotTile.Dot(li, zj, i - start);
+                }
+                expected[(j * n) + i] = c / l[(i * n) + i];
+            }
+        }
+        var actual = new double[n * n];
+        TriangularInverse.InvertTransposed(l, n, actual, CancellationToken.None);
+        for (int k = 0; k < n * n; k++)
+        {
+            if (BitConverter.DoubleToInt64Bits(actual[k]) != BitConverter.DoubleToInt64Bits(expected[k]))
+            {
+                Assert.Fail($"n = {n}: Z[{k / n}, {k % n}] = {actual[k]:R}, expected {expected[k]:R}");
             }
         }
     }

@@ -15,7 +15,9 @@ namespace Copal.Benchmarks.Pruning;
 /// steps, each timed alone, on random activations and weights, printed as one JSON object of seconds with the keys of
 /// benchmarks/peers/prune_peer.py, its PyTorch peer. The steps are the driver's own code: the statistics tap on the
 /// CPU backend (one Gram per window, folded into the double means), <see cref="SweepFactor"/>, the SparseGPT sweep,
-/// the reconstruction error Copal reports beside it, and the Wanda pruner.
+/// the reconstruction error Copal reports beside it, and the Wanda pruner. Beside the wall clock ("seconds") it prints
+/// the process's CPU seconds over the same spans ("cpu", all threads), which is what to compare on a machine shared
+/// past its cores, where the wall clock measures the queue.
 /// </summary>
 internal static class PruneStepsProbe
 {
@@ -37,43 +39,40 @@ internal static class PruneStepsProbe
         int nsamples = Option(args, "--nsamples", 32), seqlen = Option(args, "--seqlen", 512);
         using var backend = new CpuBackend(threads: 2);
         var steps = new Dictionary<string, double>();
+        var cpu = new Dictionary<string, double>();
         var rng = new Random(1);
         bool hessian = method == "sparsegpt";
         var statistics = new Dictionary<int, InputStatistics>();
         foreach (int cols in s_inputsPerWidth.Keys)
         {
-            (statistics[cols], steps[$"{(hessian ? "hessian" : "statistics")} {cols}"]) = Accumulate(backend, cols, nsamples, seqlen, hessian, new Random(0));
+            string key = $"{(hessian ? "hessian" : "statistics")} {cols}";
+            (statistics[cols], steps[key], cpu[key]) = Accumulate(backend, cols, nsamples, seqlen, hessian, new Random(0));
         }
-        double layer = s_inputsPerWidth.Sum(kv => kv.Value * steps[$"{(hessian ? "hessian" : "statistics")} {kv.Key}"]);
         if (hessian)
         {
             var pruner = new SparseGptPruner();
             var factors = new Dictionary<int, SweepFactor>();
             foreach (int cols in s_inputsPerWidth.Keys)
             {
-                var watch = Stopwatch.StartNew();
-                factors[cols] = SweepFactor.Compute((double[])statistics[cols].Hessian.Clone(), cols, pruner.Options, CancellationToken.None);
-                steps[$"factor {cols}"] = watch.Elapsed.TotalSeconds;
+                double[] h = (double[])statistics[cols].Hessian.Clone();
+                var span = StepClock.Start();
+                factors[cols] = SweepFactor.Compute(h, cols, pruner.Options, CancellationToken.None);
+                span.Stop(steps, cpu, $"factor {cols}");
             }
             foreach ((string name, int rows, int cols) in s_linears)
             {
                 float[] weight = RandomWeight(rows, cols, rng);
-                var watch = Stopwatch.StartNew();
+                var span = StepClock.Start();
                 double[] w = pruner.PruneToDouble(weight, rows, cols, factors[cols], pattern, CancellationToken.None, out _);
                 var pruned = new float[w.Length];
                 for (int i = 0; i < w.Length; i++)
                 {
                     pruned[i] = (float)w[i];
                 }
-                steps[$"sweep {name}"] = watch.Elapsed.TotalSeconds;
-                watch.Restart();
+                span.Stop(steps, cpu, $"sweep {name}");
+                span = StepClock.Start();
                 ReconstructionError.Compute(weight, pruned, rows, cols, statistics[cols].Hessian, CancellationToken.None);
-                steps[$"error {name}"] = watch.Elapsed.TotalSeconds;
-                layer += steps[$"sweep {name}"] + steps[$"error {name}"] + (FactorsPerLinear ? steps[$"factor {cols}"] : 0);
-            }
-            if (!FactorsPerLinear)
-            {
-                layer += s_inputsPerWidth.Sum(kv => kv.Value * steps[$"factor {kv.Key}"]);
+                span.Stop(steps, cpu, $"error {name}");
             }
         }
         else
@@ -82,14 +81,30 @@ internal static class PruneStepsProbe
             foreach ((string name, int rows, int cols) in s_linears)
             {
                 float[] weight = RandomWeight(rows, cols, rng);
-                var watch = Stopwatch.StartNew();
+                var span = StepClock.Start();
                 pruner.Prune(weight, rows, cols, statistics[cols], pattern);
-                steps[$"select {name}"] = watch.Elapsed.TotalSeconds;
-                layer += steps[$"select {name}"];
+                span.Stop(steps, cpu, $"select {name}");
             }
         }
-        steps["layer"] = layer;
-        Console.WriteLine(JsonSerializer.Serialize(new { engine = "copal", threads = backend.Threads, method, pattern = patternText, seconds = steps }));
+        steps["layer"] = Layer(steps, hessian);
+        cpu["layer"] = Layer(cpu, hessian);
+        Console.WriteLine(JsonSerializer.Serialize(new { engine = "copal", threads = backend.Threads, method, pattern = patternText, seconds = steps, cpu }));
+    }
+
+    // The layer as the driver runs it: one set of statistics per distinct input, U once per input (or per linear, as
+    // the reference does, under FactorsPerLinear), and every linear's sweep, error or selection.
+    private static double Layer(Dictionary<string, double> steps, bool hessian)
+    {
+        double layer = s_inputsPerWidth.Sum(kv => kv.Value * steps[$"{(hessian ? "hessian" : "statistics")} {kv.Key}"]);
+        layer += steps.Where(kv => kv.Key.StartsWith("sweep ", StringComparison.Ordinal) || kv.Key.StartsWith("error ", StringComparison.Ordinal)
+            || kv.Key.StartsWith("select ", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        if (hessian)
+        {
+            layer += FactorsPerLinear
+                ? s_linears.Sum(l => steps[$"factor {l.Cols}"])
+                : s_inputsPerWidth.Sum(kv => kv.Value * steps[$"factor {kv.Key}"]);
+        }
+        return layer;
     }
 
     /// <summary>
@@ -100,13 +115,14 @@ internal static class PruneStepsProbe
     private static readonly bool FactorsPerLinear = false;
 
     // The tap over nsamples windows of random N(0, 1) activations; only the accumulation and the fold are timed.
-    private static (InputStatistics, double) Accumulate(IBackend backend, int cols, int nsamples, int seqlen, bool hessian, Random rng)
+    private static (InputStatistics, double Seconds, double Cpu) Accumulate(IBackend backend, int cols, int nsamples, int seqlen, bool hessian, Random rng)
     {
         LinearId leader = cols == 2048 ? LinearId.QProj : LinearId.DownProj;
         using var tap = new StatisticsTap(backend, 0, new Dictionary<LinearId, int> { [leader] = cols }, hessian);
         using DeviceBuffer input = backend.Allocate((long)seqlen * cols);
         var host = new float[seqlen * cols];
-        double seconds = 0;
+        var seconds = new Dictionary<string, double>();
+        var cpu = new Dictionary<string, double>();
         for (int s = 0; s < nsamples; s++)
         {
             for (int i = 0; i < host.Length; i++)
@@ -114,12 +130,36 @@ internal static class PruneStepsProbe
                 host[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
             }
             backend.Upload(host, input);
-            var watch = Stopwatch.StartNew();
+            var span = StepClock.Start();
             tap.Accumulate(leader, input, seqlen);
             tap.FoldSample();
-            seconds += watch.Elapsed.TotalSeconds;
+            span.Add(seconds, cpu, "window");
         }
-        return (tap.Statistics[leader], seconds);
+        return (tap.Statistics[leader], seconds.GetValueOrDefault("window"), cpu.GetValueOrDefault("window"));
+    }
+
+    // A step's wall clock and the process's CPU time (all threads) from Start to Stop.
+    private readonly struct StepClock
+    {
+        private readonly long _start;
+        private readonly TimeSpan _cpu;
+
+        private StepClock(long start, TimeSpan cpu) => (_start, _cpu) = (start, cpu);
+
+        public static StepClock Start() => new(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime);
+
+        public void Stop(Dictionary<string, double> seconds, Dictionary<string, double> cpu, string key)
+        {
+            seconds[key] = 0;
+            cpu[key] = 0;
+            Add(seconds, cpu, key);
+        }
+
+        public void Add(Dictionary<string, double> seconds, Dictionary<string, double> cpu, string key)
+        {
+            seconds[key] = seconds.GetValueOrDefault(key) + Stopwatch.GetElapsedTime(_start).TotalSeconds;
+            cpu[key] = cpu.GetValueOrDefault(key) + (Process.GetCurrentProcess().TotalProcessorTime - _cpu).TotalSeconds;
+        }
     }
 
     private static float[] RandomWeight(int rows, int cols, Random rng)
