@@ -76,6 +76,10 @@ internal sealed partial class Interpreter
         {
             return BooleanValue.Of(!Values.PyEquals(left, right, where));
         }
+        if (op != "~" && MarkupOperate(node, left, right) is Value markupResult)
+        {
+            return markupResult;
+        }
         if (right is ArrayValue list && op is "in" or "not in" && left is not UndefinedValue)
         {
             // Membership by Python's ==, so a list may be found in a list of lists, and none in a list.

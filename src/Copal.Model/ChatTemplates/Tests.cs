@@ -12,7 +12,7 @@ internal sealed partial class Interpreter
         {
             return s_takesArgument.Contains(node.Name)
                 ? throw Error(node, $"test '{node.Name}' needs an argument")
-                : TestByName(node.Name, node)(Evaluate(node.Operand, scope), null);
+                : TestByName(node.Name, node)(MarkupValue.Unwrap(Evaluate(node.Operand, scope)), null);
         }
         if (!s_takesArgument.Contains(node.Name))
         {
@@ -24,7 +24,8 @@ internal sealed partial class Interpreter
             return EvaluateBinary(new BinaryNode(op, node.Operand, node.Argument, node.Position), scope).IsTrue;
         }
         Value operand = Evaluate(node.Operand, scope);
-        return TestByName(node.Name, node)(operand, Evaluate(node.Argument, scope));
+        // A Markup is tested as the string it is a subclass of.
+        return TestByName(node.Name, node)(MarkupValue.Unwrap(operand), MarkupValue.Unwrap(Evaluate(node.Argument, scope)));
     }
 
     private static readonly HashSet<string> s_takesArgument = new(StringComparer.Ordinal)
