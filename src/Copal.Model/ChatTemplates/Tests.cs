@@ -12,7 +12,7 @@ internal sealed partial class Interpreter
         {
             return s_takesArgument.Contains(node.Name)
                 ? throw Error(node, $"test '{node.Name}' needs an argument")
-                : TestByName(node.Name, node)(MarkupValue.Unwrap(Evaluate(node.Operand, scope)), null);
+                : TestByName(node.Name, node)(Evaluate(node.Operand, scope), null);
         }
         if (!s_takesArgument.Contains(node.Name))
         {
@@ -24,8 +24,7 @@ internal sealed partial class Interpreter
             return EvaluateBinary(new BinaryNode(op, node.Operand, node.Argument, node.Position), scope).IsTrue;
         }
         Value operand = Evaluate(node.Operand, scope);
-        // A Markup is tested as the string it is a subclass of.
-        return TestByName(node.Name, node)(MarkupValue.Unwrap(operand), MarkupValue.Unwrap(Evaluate(node.Argument, scope)));
+        return TestByName(node.Name, node)(operand, Evaluate(node.Argument, scope));
     }
 
     private static readonly HashSet<string> s_takesArgument = new(StringComparer.Ordinal)
@@ -38,7 +37,14 @@ internal sealed partial class Interpreter
         ["ne"] = "!=", ["lt"] = "<", ["lessthan"] = "<", ["le"] = "<=", ["gt"] = ">", ["greaterthan"] = ">", ["ge"] = ">=",
     };
 
-    private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
+    // A Markup is tested as the string it is a subclass of, wherever a test is applied (is, select, selectattr...).
+    private Func<Value, Value?, bool> TestByName(string name, Node node)
+    {
+        Func<Value, Value?, bool> test = PlainTestByName(name, node);
+        return (v, arg) => test(MarkupValue.Unwrap(v), arg is null ? null : MarkupValue.Unwrap(arg));
+    }
+
+    private Func<Value, Value?, bool> PlainTestByName(string name, Node node) => name switch
     {
         "boolean" => (v, _) => v is BooleanValue,
         // Jinja2's Undefined defines __call__ (calling it raises), and so does its LoopContext (it raises unless the

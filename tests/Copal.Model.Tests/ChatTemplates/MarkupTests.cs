@@ -24,6 +24,9 @@ public sealed class MarkupTests
     // Python: True|True|True|True|True|['a', Markup('b')]|abcdefghij&lt;|a|['a', Markup('B')]|[Markup('a')]
     [InlineData("{{ ('a'|e) == 'a' }}|{{ ('<'|e) is string }}|{{ ('a'|e) in ['a'] }}|{{ ('a'|e) in {'a': 1} }}|{{ ('a'|e) < 'b' }}|{{ ['b'|e, 'a']|sort }}|{{ ('abcdefghij'|e)|truncate(5) + '<' }}|{{ 'a'|e if ('a'|e) else 'no' }}|{{ ['B'|e, 'a']|sort }}|{{ ['a'|e, 'A']|unique|list }}",
         "True|True|True|True|True|['a', Markup('b')]|abcdefghij&lt;|a|['a', Markup('B')]|[Markup('a')]")]
+    // Python: [Markup('a')]|[1]|[{'k': Markup('A')}] (a test of select, reject or selectattr sees a Markup as a string)
+    [InlineData("{{ ['a'|e, 1]|select('string')|list }}|{{ ['a'|e, 1]|reject('string')|list }}|{{ [{'k': 'A'|e}]|selectattr('k', 'upper')|list }}",
+        "[Markup('a')]|[1]|[{'k': Markup('A')}]")]
     public void Renders_as_python(string template, string expected)
     {
         Assert.Equal(expected, Render(template));
