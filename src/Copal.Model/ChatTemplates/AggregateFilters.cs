@@ -111,6 +111,8 @@ internal sealed partial class Interpreter
         Value Key(Value item)
         {
             Value v = path is null ? item : Builtins.AttributePath(item, path);
+            // A Markup's key is its text, lowered by Markup.lower as a str is.
+            v = MarkupValue.Unwrap(v);
             return v is StringValue s && !caseSensitive.IsTrue ? new StringValue(JsCase.Lower(s.Value)) : v;
         }
         Value best = items[0], bestKey = Key(best);

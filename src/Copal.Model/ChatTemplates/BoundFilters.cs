@@ -111,6 +111,19 @@ internal sealed partial class Interpreter
             throw Error(node, "sort takes reverse (a boolean), case_sensitive and attribute (a string or integer)");
         }
         Func<Value, Value> key = AttributePathOf(attribute) is string path ? x => Builtins.AttributePath(x, path) : x => x;
+        if (attribute is StringValue { Value: var names } && names.Contains(',', StringComparison.Ordinal))
+        {
+            // Jinja2's sort takes comma-separated attributes: the key is the list of each one's value (each lowered
+            // unless case_sensitive), compared as Python compares lists.
+            string[] paths = names.Split(',');
+            bool lower = !caseSensitive.IsTrue;
+            Value Part(Value item, string path)
+            {
+                Value v = Builtins.AttributePath(item, path);
+                return lower && MarkupValue.Unwrap(v) is StringValue s ? new StringValue(JsCase.Lower(s.Value)) : v;
+            }
+            key = x => new ArrayValue(paths.Select(p => Part(x, p)).ToList());
+        }
         return new ArrayValue(Builtins.StableSort(Iterated(operand, node), key, caseSensitive.IsTrue, reverse.IsTrue, keysAreWrapped: true, Where(node)));
     }
 

@@ -38,6 +38,7 @@ internal static class Builtins
             "replace" => Fn(name, (args, p) => Replace(s, args, p)),
             "removeprefix" or "removesuffix" => Fn(name, (args, p) => PyStr.RemoveAffix(s, args, p, prefix: name == "removeprefix")),
             "zfill" => Fn(name, (args, p) => PyStr.ZFill(s, args, p)),
+            "format" => Fn(name, (args, p) => PyStrFormat.Format(s, args, p)),
             _ => null,
         };
     }
@@ -354,7 +355,8 @@ internal static class Builtins
     {
         ChatTemplateException Refuse(Value a, Value b) => Fail(where, $"cannot sort {a.AKind} against {b.AKind}");
         // Each key once, as Python's sorted() takes them.
-        List<Value> keys = items.Select(key).Select(k => k is StringValue s && !caseSensitive ? new StringValue(JsCase.Lower(s.Value)) : k).ToList();
+        // A Markup's key is its text (Markup.lower lowers it as a str; it orders as a str).
+        List<Value> keys = items.Select(key).Select(MarkupValue.Unwrap).Select(k => k is StringValue s && !caseSensitive ? new StringValue(JsCase.Lower(s.Value)) : k).ToList();
         if (keys.Count > 1 && keys.Any(HoldsNaN))
         {
             // nan is neither less nor greater than anything, so the order Python gives it is what its own sort
@@ -413,7 +415,8 @@ internal static class Builtins
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (Value item in items)
         {
-            Value key = attribute is null ? item : AttributePath(item, attribute);
+            // A Markup hashes and compares as its text.
+            Value key = MarkupValue.Unwrap(attribute is null ? item : AttributePath(item, attribute));
             if (!caseSensitive && key is StringValue text)
             {
                 key = new StringValue(JsCase.Lower(text.Value));

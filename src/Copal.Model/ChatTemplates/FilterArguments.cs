@@ -46,6 +46,13 @@ internal sealed partial class Interpreter
         for (int i = 0; i < parameters.Length; i++)
         {
             values[i] = bound[i] ?? parameters[i].Default ?? throw Error(node, $"{name} needs {parameters[i].Name}");
+            if (values[i] is MarkupValue markup && name != "default")
+            {
+                // replace takes str() of its arguments; elsewhere a Markup argument makes Markup's methods escape
+                // the other text (join's separator escapes the items), which is not modelled.
+                values[i] = name == "replace" ? markup.Plain
+                    : throw Error(node, $"{name}'s {parameters[i].Name} as Jinja2's Markup (the text escape or safe gives) is not supported");
+            }
         }
         return values;
     }

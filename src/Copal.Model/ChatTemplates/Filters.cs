@@ -22,6 +22,23 @@ internal sealed partial class Interpreter
             // Python's json.dumps, which transformers' tojson calls, refuses Jinja2's Undefined (the reference wrote null).
             throw Error(node, $"tojson of an undefined value{UndefinedName(node.Operand)}");
         }
+        if (operand is MarkupValue markup)
+        {
+            return MarkupFilter(markup, node, name, scope);
+        }
+        if (name is "e" or "escape" or "safe")
+        {
+            // Jinja2's escape and safe give a Markup (of the value's Python text); neither takes an argument.
+            return node.Arguments is null ? ToMarkup(operand, escape: name != "safe", where)
+                : throw Error(node, $"filter '{node.Name}' takes no argument");
+        }
+        if (name is "map" or "select" or "reject" or "selectattr" or "rejectattr" && operand is not ArrayValue)
+        {
+            // Jinja2's `if value:` before iterating: none, undefined and other false values give nothing; a string
+            // gives its characters and a mapping its keys, as Python iterates them.
+            operand = !operand.IsTrue && operand is not (FunctionValue or LoopValue or NamespaceValue) ? new ArrayValue([])
+                : operand is StringValue or ObjectValue ? new ArrayValue(PythonIterated(operand)!) : operand;
+        }
         if (ApplyBoundFilter(operand, node, name, scope) is Value bound)
         {
             return bound;
@@ -29,10 +46,6 @@ internal sealed partial class Interpreter
 
         if (node.Arguments is null)
         {
-            if (name == "safe")
-            {
-                return operand;
-            }
             if (name == "wordcount")
             {
                 return new IntegerValue(WordCount(PyText.Str(operand, where)));
@@ -186,18 +199,20 @@ internal sealed partial class Interpreter
                         {
                             throw Error(node, "map takes a filter's name (a string) or attribute=...");
                         }
-                        if (attr is not StringValue attrName)
+                        if (AttributePathOf(attr) is not string attrPath)
                         {
-                            throw Error(node, "the attribute of map must be a string");
+                            throw Error(node, "the attribute of map must be a string or an integer");
                         }
-                        Value? fallback = kw.GetValueOrDefault("default");
+                        if (kw.Keys.FirstOrDefault(k => k is not ("attribute" or "default")) is string unknown)
+                        {
+                            throw Error(node, $"map(attribute=...) takes no argument '{unknown}' (it takes attribute, default)");
+                        }
+                        // A none default is no default, as Jinja2's attribute getter takes it.
+                        Value? fallback = kw.GetValueOrDefault("default") is { } given and not NullValue ? given : null;
                         return new ArrayValue(arr.Items.Select(item =>
                         {
-                            if (item is not (ObjectValue or NamespaceValue))
-                            {
-                                throw Error(node, "map(attribute=...) applies only to a list of mappings");
-                            }
-                            Value v = Builtins.AttributePath(item, attrName.Value);
+                            // Any item: what it lacks (a number has no attributes) is undefined, or the default.
+                            Value v = Builtins.AttributePath(item, attrPath);
                             return v is UndefinedValue ? fallback ?? UndefinedValue.Instance : v;
                         }).ToList());
                     }
@@ -351,6 +366,8 @@ internal sealed partial class Interpreter
     {
         ArrayValue a => a.Items,
         StringValue s => Builtins.CodePoints(s.Value).Select(c => (Value)new StringValue(c)).ToList(),
+        // A Markup iterates as the str it is: plain characters.
+        MarkupValue m => Builtins.CodePoints(m.Text).Select(c => (Value)new StringValue(c)).ToList(),
         ObjectValue o => o.Map.Keys.Select(k => (Value)new StringValue(k)).ToList(),
         UndefinedValue => [],
         _ => null,

@@ -10,7 +10,8 @@ namespace Copal.Model.ChatTemplates;
 /// decodes them, and the named ones <c>&amp;amp; &amp;lt; &amp;gt; &amp;quot; &amp;apos; &amp;nbsp;</c>. Any other
 /// <c>&amp;name</c> is refused, naming it: Python reads it against HTML5's table of 2,231 names, also as a prefix
 /// without the semicolon (<c>&amp;ampx</c> is <c>&amp;x</c>), which the renderer does not hold, so it cannot promise
-/// Python's text (nor for <c>&amp;#128;</c> to <c>&amp;#159;</c>, which Python reads as Windows-1252).
+/// Python's text. <c>&amp;#128;</c> to <c>&amp;#159;</c> are Windows-1252's characters, as HTML5 and Python read them;
+/// a decimal reference of more than 4,300 digits is refused, as Python's <c>int()</c> raises for it.
 /// </summary>
 internal static class HtmlText
 {
@@ -142,7 +143,7 @@ internal static class HtmlText
                     sb.Append(s[i++]);
                     continue;
                 }
-                sb.Append(CharacterReference(s[digitsStart..end], hex, s[i..end], where));
+                sb.Append(CharacterReference(s[digitsStart..end], hex, where));
                 i = end < s.Length && s[end] == ';' ? end + 1 : end;
                 continue;
             }
@@ -168,8 +169,23 @@ internal static class HtmlText
         return sb.ToString();
     }
 
-    private static string CharacterReference(string digits, bool hex, string written, Func<string> where)
+    // Python's int() of a decimal string longer than this raises ValueError (sys.int_info.default_max_str_digits,
+    // Python 3.11 on), so html.unescape raises for such a reference; hexadecimal digits have no limit.
+    private const int MaxDecimalDigits = 4300;
+
+    // HTML5's replacements for the references &#128; to &#159; (Windows-1252's characters; the five it leaves
+    // undefined stay themselves), as Python's html.unescape applies them.
+    private const string Windows1252 =
+        "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F" +
+        "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
+
+    private static string CharacterReference(string digits, bool hex, Func<string> where)
     {
+        if (!hex && digits.Length > MaxDecimalDigits)
+        {
+            throw new ChatTemplateException(FormattableString.Invariant(
+                $"chat template {where()}: striptags of text with a character reference of {digits.Length} decimal digits (Python's int() refuses more than {MaxDecimalDigits}: ValueError)"));
+        }
         string significant = digits.TrimStart('0');
         if (significant.Length > 8)
         {
@@ -180,7 +196,7 @@ internal static class HtmlText
         {
             0 => "\uFFFD",
             0x0D => "\r",
-            >= 0x80 and <= 0x9F => throw new ChatTemplateException($"chat template {where()}: striptags of text with the character reference '{written}' is not supported (Python reads it as Windows-1252)"),
+            >= 0x80 and <= 0x9F => Windows1252[(int)n - 0x80].ToString(),
             (>= 0xD800 and <= 0xDFFF) or > 0x10FFFF => "\uFFFD",
             (>= 0x01 and <= 0x08) or 0x0B or (>= 0x0E and <= 0x1F) or 0x7F or (>= 0xFDD0 and <= 0xFDEF) => "",
             _ when (n & 0xFFFE) == 0xFFFE => "",

@@ -555,6 +555,16 @@ internal sealed partial class Interpreter
                     _ => null,
                 };
                 break;
+            case MarkupValue markup:
+                // Markup's __getitem__ gives a Markup; its methods escape their arguments, which is not modelled.
+                value = property switch
+                {
+                    IntegerValue i => At(markup.Text, i.Value) is StringValue c ? new MarkupValue(c.Value) : null,
+                    BooleanValue b => At(markup.Text, b.Value ? 1 : 0) is StringValue c ? new MarkupValue(c.Value) : null,
+                    StringValue s => throw Error(node, $"'{s.Value}' of Jinja2's Markup (the text escape or safe gives) is not supported"),
+                    _ => null,
+                };
+                break;
             default:
                 value = null;
                 break;
@@ -597,24 +607,30 @@ internal sealed partial class Interpreter
                 // A tuple's slice is a tuple, as in Python.
                 return new ArrayValue(Slice(arr.Items, start, stop, step), arr.IsTuple);
             case StringValue str:
-            {
                 // The reference slices strings by code point (Array.from), but indexes them by UTF-16 unit.
-                var codePoints = new List<string>();
-                for (int i = 0; i < str.Value.Length; i++)
-                {
-                    int n = char.IsHighSurrogate(str.Value[i]) && i + 1 < str.Value.Length && char.IsLowSurrogate(str.Value[i + 1]) ? 2 : 1;
-                    codePoints.Add(str.Value.Substring(i, n));
-                    i += n - 1;
-                }
-                return new StringValue(string.Concat(Slice(codePoints, start, stop, step)));
-            }
+                return new StringValue(SliceText(str.Value, start, stop, step));
+            case MarkupValue markup:
+                // Markup's slice is a Markup.
+                return new MarkupValue(SliceText(markup.Text, start, stop, step));
             default:
                 throw Error(node, $"cannot slice {target.AKind}");
         }
     }
 
     /// <summary>Python slicing, as the reference's <c>slice()</c> computes it.</summary>
-    internal static List<T> Slice<T>(List<T> array, long? startArg, long? stopArg, long? stepArg)
+    private static string SliceText(string text, long? start, long? stop, long? step)
+    {
+        var codePoints = new List<string>();
+        for (int i = 0; i < text.Length; i++)
+        {
+            int n = char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            codePoints.Add(text.Substring(i, n));
+            i += n - 1;
+        }
+        return string.Concat(Slice(codePoints, start, stop, step));
+    }
+
+        internal static List<T> Slice<T>(List<T> array, long? startArg, long? stopArg, long? stepArg)
     {
         long step = stepArg ?? 1;
         long n = array.Count;

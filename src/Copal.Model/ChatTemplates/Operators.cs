@@ -63,6 +63,13 @@ internal sealed partial class Interpreter
         return result;
     }
 
+    private static bool Hashable(Value v) => v switch
+    {
+        ArrayValue { IsTuple: true } tuple => tuple.Items.All(Hashable),
+        ArrayValue or ObjectValue => false,
+        _ => true,
+    };
+
     // A binary operator other than and/or on its operands' values; node names the operator's position and operands.
     private Value Operate(BinaryNode node, Value left, Value right)
     {
@@ -76,11 +83,26 @@ internal sealed partial class Interpreter
         {
             return BooleanValue.Of(!Values.PyEquals(left, right, where));
         }
-        if (right is ArrayValue list && op is "in" or "not in" && left is not UndefinedValue)
+        if (op != "~" && MarkupOperate(node, left, right) is Value markupResult)
         {
-            // Membership by Python's ==, so a list may be found in a list of lists, and none in a list.
+            return markupResult;
+        }
+        if (right is ArrayValue list && op is "in" or "not in")
+        {
+            // Membership by Python's ==, so a list may be found in a list of lists, none in a list, and an undefined
+            // value only where the list holds one (Jinja2's Undefined equals only an Undefined).
             bool member = list.Items.Any(x => Values.PyEquals(x, left, where));
             return BooleanValue.Of(op == "in" ? member : !member);
+        }
+        if (right is ObjectValue { IsKeywordArguments: false } && op is "in" or "not in" && left is not StringValue)
+        {
+            // Python's dict lookup: a number, boolean, none, tuple or undefined value is never one of a mapping's string
+            // keys (1 is not '1'); a list or mapping, also inside a tuple, cannot be hashed (TypeError).
+            if (!Hashable(left))
+            {
+                throw Error(node, $"operator '{op}' cannot look {left.AKind} up in a mapping (Python's TypeError: unhashable)");
+            }
+            return BooleanValue.Of(op == "not in");
         }
         if (op == "%" && left is StringValue format)
         {

@@ -13,6 +13,7 @@ internal static class PyOrder
     /// <summary>Whether <c>a op b</c> holds; <paramref name="refuse"/> makes the error for two values Python cannot order.</summary>
     public static bool Holds(string op, Value a, Value b, Func<string> where, Func<Value, Value, ChatTemplateException> refuse, int depth = 0)
     {
+        (a, b) = (MarkupValue.Unwrap(a), MarkupValue.Unwrap(b));
         if (a is IntegerValue or FloatValue or BooleanValue && b is IntegerValue or FloatValue or BooleanValue)
         {
             return Apply(op, Values.ToDouble(a), Values.ToDouble(b));

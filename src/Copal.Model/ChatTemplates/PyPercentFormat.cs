@@ -188,7 +188,7 @@ internal static class PyPercentFormat
         return (n.Sign < 0 ? "-" : "", digits, true);
     }
 
-    private static string Radix(BigInteger n, int radix, string symbols)
+    internal static string Radix(BigInteger n, int radix, string symbols)
     {
         if (n.IsZero)
         {
@@ -213,7 +213,7 @@ internal static class PyPercentFormat
     };
 
     // %e, %f, %g (and upper case): the value as a float, digits exact and rounded half to even, as CPython writes them.
-    private static (string, string, bool) Float(Value value, char type, bool alternate, int? precision, Func<string, ChatTemplateException> fail)
+    internal static (string, string, bool) Float(Value value, char type, bool alternate, int? precision, Func<string, ChatTemplateException> fail)
     {
         double x = value is IntegerValue or FloatValue or BooleanValue ? Values.ToDouble(value)
             : throw fail($"must be real number, not {value.Kind}");

@@ -16,6 +16,7 @@ internal static class PyText
     public static string Str(Value v, Func<string> where) => v switch
     {
         StringValue s => s.Value,
+        MarkupValue m => m.Text,
         // Jinja2's Undefined prints as nothing.
         UndefinedValue => "",
         LoopValue loop => throw loop.CannotWrite(where),
@@ -49,6 +50,12 @@ internal static class PyText
                 return;
             case UndefinedValue:
                 sb.Append("Undefined");
+                return;
+            case MarkupValue m:
+                // MarkupSafe's repr: Markup('&lt;').
+                sb.Append("Markup(");
+                StringRepr(sb, m.Text);
+                sb.Append(')');
                 return;
         }
         if (Scalar(v) is string scalar)

@@ -31,7 +31,7 @@ internal sealed partial class Interpreter
             return v is UndefinedValue ? throw Error(node, $"groupby: an item has no attribute '{path}'") : v;
         }
         // case_sensitive by its truth: keys are strings lowered unless it holds; the grouper is the first item's own.
-        Value Key(Value item) => !caseSensitive.IsTrue && Grouper(item) is StringValue s ? new StringValue(JsCase.Lower(s.Value)) : Grouper(item);
+        Value Key(Value item) => !caseSensitive.IsTrue && MarkupValue.Unwrap(Grouper(item)) is StringValue s ? new StringValue(JsCase.Lower(s.Value)) : Grouper(item);
         List<Value> sorted = Builtins.StableSort(items, Key, caseSensitive: true, reverse: false, keysAreWrapped: false, Where(node));
         var groups = new List<Value>();
         var current = new List<Value>();
@@ -39,8 +39,9 @@ internal sealed partial class Interpreter
         foreach (Value item in sorted)
         {
             // Each item is a step of the render's budget, as each slice is: a groupby of 100,000 items in a loop of
-            // as many ran for days within the evaluations counted.
-            Step(node);
+            // as many ran for days within the evaluations counted. Iterated counted a list's or mapping's items
+            // already (counting them again halved the budget); a string's characters are counted here.
+            StepPerCharacter(operand, node);
             Value key = Key(item);
             if (currentKey is not null && !Values.PyEquals(currentKey, key, Where(node)))
             {
@@ -68,7 +69,7 @@ internal sealed partial class Interpreter
         var current = new List<Value>();
         foreach (Value item in Iterated(operand, node))
         {
-            Step(node);
+            StepPerCharacter(operand, node);
             if (current.Count == count)
             {
                 batches.Add(new ArrayValue(current));
@@ -122,6 +123,15 @@ internal sealed partial class Interpreter
             Step(node);
         }
         return new ArrayValue(result);
+    }
+
+    // A step for an item of a string, whose characters Iterated does not count (it counts the items of the rest).
+    private void StepPerCharacter(Value operand, Node node)
+    {
+        if (operand is StringValue)
+        {
+            Step(node);
+        }
     }
 
     private void RequireItems(long count, Node node, string what)

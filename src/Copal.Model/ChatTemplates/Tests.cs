@@ -37,7 +37,14 @@ internal sealed partial class Interpreter
         ["ne"] = "!=", ["lt"] = "<", ["lessthan"] = "<", ["le"] = "<=", ["gt"] = ">", ["greaterthan"] = ">", ["ge"] = ">=",
     };
 
-    private Func<Value, Value?, bool> TestByName(string name, Node node) => name switch
+    // A Markup is tested as the string it is a subclass of, wherever a test is applied (is, select, selectattr...).
+    private Func<Value, Value?, bool> TestByName(string name, Node node)
+    {
+        Func<Value, Value?, bool> test = PlainTestByName(name, node);
+        return (v, arg) => test(MarkupValue.Unwrap(v), arg is null ? null : MarkupValue.Unwrap(arg));
+    }
+
+    private Func<Value, Value?, bool> PlainTestByName(string name, Node node) => name switch
     {
         "boolean" => (v, _) => v is BooleanValue,
         // Jinja2's Undefined defines __call__ (calling it raises), and so does its LoopContext (it raises unless the

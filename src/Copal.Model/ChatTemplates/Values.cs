@@ -169,6 +169,8 @@ internal static class Values
     /// </summary>
     public static bool PyEquals(Value a, Value b, Func<string> where, int depth = 0)
     {
+        // A Markup equals the string of its text, as a str subclass does.
+        (a, b) = (MarkupValue.Unwrap(a), MarkupValue.Unwrap(b));
         switch (a, b)
         {
             case (NullValue, NullValue) or (UndefinedValue, UndefinedValue):
@@ -271,6 +273,9 @@ internal static class Json
                 return;
             case StringValue s:
                 JsText.JsonString(sb, s.Value, o.EnsureAscii);
+                return;
+            case MarkupValue m:
+                JsText.JsonString(sb, m.Text, o.EnsureAscii);
                 return;
         }
         if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())

@@ -102,4 +102,32 @@ public sealed class GroupBatchSliceTests
         var e = Assert.Throws<ChatTemplateException>(() => Render(template));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
+
+    // groupby and batch read each item of a list once, as sort does, so they meet the budget where sort meets it: 99
+    // loops over 100,000 items pass and 100 do not. Each item was counted twice (as read, and as grouped or batched),
+    // so batch and groupby were refused from 50 loops on.
+    [Theory]
+    [InlineData("sort")]
+    [InlineData("batch(2)")]
+    [InlineData("groupby(0, default=0)")]
+    public void Groupby_and_batch_count_each_item_once(string filter)
+    {
+        string Loops(int n) => $"{{% set xs = range(100000) %}}{{% for i in range({n}) %}}{{% set g = xs | {filter} %}}{{% endfor %}}ok";
+        Assert.Equal("ok", Render(Loops(99)));
+        var e = Assert.Throws<ChatTemplateException>(() => Render(Loops(100)));
+        Assert.Contains("rendering takes more than 10000000 steps", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Groupby_and_batch_of_a_string_count_each_character()
+    {
+        // A string's characters are counted where they are grouped or batched (Iterated counts a list's items only).
+        string Loops(int n, string filter) => $"{{% set s = 'a' * 100000 %}}{{% for i in range({n}) %}}{{% set g = s | {filter} %}}{{% endfor %}}ok";
+        foreach (string filter in new[] { "batch(2)", "groupby(0, default=0)" })
+        {
+            Assert.Equal("ok", Render(Loops(99, filter)));
+            var e = Assert.Throws<ChatTemplateException>(() => Render(Loops(100, filter)));
+            Assert.Contains("rendering takes more than 10000000 steps", e.Message, StringComparison.Ordinal);
+        }
+    }
 }

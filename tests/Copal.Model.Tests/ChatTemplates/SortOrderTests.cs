@@ -23,4 +23,23 @@ public sealed class SortOrderTests
     {
         Assert.Equal(expected, new ChatTemplate(template).Render([], false));
     }
+
+    // Jinja2's sort takes comma-separated attributes (each a dotted path, strings lowered unless case_sensitive), and
+    // orders by the list of their values; the renderer read 'a,b' as one name no item has, so nothing moved.
+    [Theory]
+    // Python: [{'a': 1, 'b': 1}, {'a': 1, 'b': 2}, {'a': 2, 'b': 1}]|[{'a': 1, 'b': 'a'}, {'a': 1, 'b': 'B'}]|[{'a': 1, 'b': 'B'}, {'a': 1, 'b': 'a'}]|[{'a': 1, 'b': 2}, {'a': 2, 'b': 1}]|[{'a': {'x': 1}, 'b': 1}, {'a': {'x': 2}, 'b': 1}]|[[1, 'a'], [1, 'c'], [2, 'b']]
+    [InlineData("{{ [{'a': 2, 'b': 1}, {'a': 1, 'b': 2}, {'a': 1, 'b': 1}]|sort(attribute='a,b') }}|{{ [{'a': 1, 'b': 'B'}, {'a': 1, 'b': 'a'}]|sort(attribute='a,b') }}|{{ [{'a': 1, 'b': 'B'}, {'a': 1, 'b': 'a'}]|sort(attribute='a,b', case_sensitive=true) }}|{{ [{'a': 1, 'b': 2}, {'a': 2, 'b': 1}]|sort(attribute='b,a', reverse=true) }}|{{ [{'a': {'x': 2}, 'b': 1}, {'a': {'x': 1}, 'b': 1}]|sort(attribute='b,a.x') }}|{{ [[2, 'b'], [1, 'c'], [1, 'a']]|sort(attribute='0,1') }}",
+        "[{'a': 1, 'b': 1}, {'a': 1, 'b': 2}, {'a': 2, 'b': 1}]|[{'a': 1, 'b': 'a'}, {'a': 1, 'b': 'B'}]|[{'a': 1, 'b': 'B'}, {'a': 1, 'b': 'a'}]|[{'a': 1, 'b': 2}, {'a': 2, 'b': 1}]|[{'a': {'x': 1}, 'b': 1}, {'a': {'x': 2}, 'b': 1}]|[[1, 'a'], [1, 'c'], [2, 'b']]")]
+    public void Sort_takes_comma_separated_attributes(string template, string expected)
+    {
+        Assert.Equal(expected, new ChatTemplate(template).Render([], false));
+    }
+
+    [Fact]
+    public void Sort_by_attributes_an_item_lacks_is_refused()
+    {
+        // Python: UndefinedError: 'dict object' has no attribute 'b' (comparing [1, 2] with [1, Undefined])
+        var e = Assert.Throws<ChatTemplateException>(() => new ChatTemplate("{{ [{'a': 1, 'b': 2}, {'a': 1}]|sort(attribute='a,b') }}").Render([], false));
+        Assert.Contains("line 1, column 33: cannot sort an integer against an undefined", e.Message, StringComparison.Ordinal);
+    }
 }

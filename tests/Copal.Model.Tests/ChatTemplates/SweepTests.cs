@@ -18,7 +18,8 @@ public sealed class SweepFactAttribute : FactAttribute
 
 /// <summary>
 /// Every template of the wider sweep renders as the reference does, or is refused where the reference refuses, except
-/// where docs/chat-templates.md says Copal renders beyond the reference.
+/// where docs/chat-templates.md says Copal renders beyond the reference or writes a mapping's JSON where it writes
+/// "[object Map]".
 /// </summary>
 public class SweepTests
 {
@@ -57,13 +58,78 @@ public class SweepTests
                     failures.Add($"{what}: rendered where the reference refuses ({err.GetString()})");
                 }
             }
-            else if (ours != r.GetProperty("output").GetString())
+            else if (ours != r.GetProperty("output").GetString() && !WritesJsonForObjectMap(r.GetProperty("output").GetString()!, ours))
             {
                 failures.Add($"{what}: text differs");
             }
         }
         Assert.True(renders > 0, "empty sweep file");
         Assert.True(failures.Count == 0, $"{failures.Count} of {renders} renders differ:\n{string.Join("\n", failures.Take(20))}");
+    }
+
+    [Fact]
+    public void Only_a_json_object_in_place_of_object_map_is_allowed()
+    {
+        Assert.True(WritesJsonForObjectMap("call: [object Map]</c>", "call: {\"tz\": \"Asia/Tokyo\", \"n\": {\"é\": [1]}}</c>"));
+        Assert.True(WritesJsonForObjectMap("[object Map][object Map]", "{}{\"a\": 1}"));
+        Assert.False(WritesJsonForObjectMap("call: [object Map]</c>", "call: {\"tz\": 1}</d>"));
+        Assert.False(WritesJsonForObjectMap("call: [object Map]</c>", "call: [1]</c>"));
+        Assert.False(WritesJsonForObjectMap("call: [object Map]</c>", "call: {\"tz\": 1</c>"));
+        Assert.False(WritesJsonForObjectMap("call: x", "call: x"));
+        Assert.False(WritesJsonForObjectMap("[object Map]", "{} "));
+    }
+
+    // The documented text beyond the reference: DeepSeek R1's and V3.1's templates add a tool call's arguments, a
+    // mapping, to a string, where the reference writes "[object Map]" and Copal the mapping's JSON (as llama.cpp
+    // does). So the text must be the reference's with each "[object Map]" a JSON object, and nothing else may differ.
+    // Without this the test failed on those 6 renders since that choice was made, so no run passed.
+    internal static bool WritesJsonForObjectMap(string reference, string ours)
+    {
+        string[] parts = reference.Split("[object Map]");
+        if (parts.Length < 2)
+        {
+            return false;
+        }
+        int at = 0;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!ours.AsSpan(at).StartsWith(parts[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+            at += parts[i].Length;
+            if (i == parts.Length - 1)
+            {
+                return at == ours.Length;
+            }
+            if (JsonObjectLength(ours, at) is not int length)
+            {
+                return false;
+            }
+            at += length;
+        }
+        return false;
+    }
+
+    // The length in characters of the JSON object that starts at `at`, or null when none does.
+    private static int? JsonObjectLength(string text, int at)
+    {
+        if (at >= text.Length || text[at] != '{')
+        {
+            return null;
+        }
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(text[at..]);
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { AllowTrailingCommas = false });
+        try
+        {
+            reader.Read();
+            reader.Skip();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        return System.Text.Encoding.UTF8.GetCharCount(utf8, 0, (int)reader.BytesConsumed);
     }
 
     // The documented renders beyond the reference: Jinja2's select and reject (Qwen3-Coder's template), and a
