@@ -65,6 +65,12 @@ public sealed partial class LlamaModel : IDisposable
     public string Source { get; }
 
     /// <summary>
+    /// Whether <see cref="Dispose"/> has freed the weights: what is built over a model (an engine, a generator, a
+    /// pruning driver) checks it where it is given one, and refuses a disposed model at once, as the model's own calls do.
+    /// </summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>
     /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{LoadProgress}?, bool, WeightResidence, CancellationToken)"/>);
     /// <see cref="WeightResidence.Mapped"/> also for a model built in memory.
     /// </summary>
