@@ -113,6 +113,19 @@ public sealed partial class ClosedOutputTests : IDisposable
     }
 
     /// <summary>
+    /// `logits -o /dev/stdout` names standard output by a path: it was opened as a file, past the closed-output check,
+    /// and where the reader had gone the open waited for one without end, deaf to the first SIGTERM. It is written as
+    /// standard output, as `-o -` is.
+    /// </summary>
+    [LinuxFact]
+    public void Logits_to_a_path_of_standard_output_stops_with_141_when_its_reader_has_exited()
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell(ClosedReader(), ["logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "--top-k", "3", "-o", "/dev/stdout"]);
+        Assert.True(r.ExitCode == 141, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.EndsWith(ClosedNotice + "copal: cancelled\n", r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// `copal tokenize -f big | head -c 10` as typed in a shell: ids far beyond a pipe's buffer, so the reader exits
     /// with most of them unwritten. It exited 0.
     /// </summary>
