@@ -26,7 +26,10 @@ internal static class Program
         }
         // Ctrl-C is handled by Cancellation (cooperative cleanup), not by forced termination.
         var config = new InvocationConfiguration { ProcessTerminationTimeout = null };
-        return await parsed.InvokeAsync(config).ConfigureAwait(false);
+        int code = await parsed.InvokeAsync(config).ConfigureAwait(false);
+        // Help and the version are written by System.CommandLine, not by a command's body (SetBody asks the same): help
+        // nobody read to the end exits 141, as SIGPIPE would have ended it, after the notice its write gave.
+        return code == CliErrors.Ok && StandardOutput.WasCutShort() ? CliErrors.OutputClosed : code;
     }
 
     /// <summary>

@@ -73,6 +73,58 @@ public sealed partial class ClosedOutputTests : IDisposable
         Assert.Contains("copal: standard output was closed (its reader exited); stopping...\n", r.Stderr, StringComparison.Ordinal);
     }
 
+    // Standard output a pipe whose only reader has closed it before copal starts (so the outcome is not a race).
+    private string ClosedReader()
+    {
+        string fifo = _temp.File("fifo");
+        return $"mkfifo '{fifo}' && exec 3<>'{fifo}' 4>'{fifo}' 3<&- 1>&4 4>&-";
+    }
+
+    private const string ClosedNotice = "copal: standard output was closed (its reader exited); stopping...\n";
+
+    /// <summary>
+    /// Help and the version, which System.CommandLine writes itself, not a command's body: the notice said "stopping"
+    /// and the run exited 0 with the help lost (`copal --help | head -1` whose head had exited).
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("--help")]
+    [InlineData("prune", "--help")]
+    [InlineData("bench", "kernels", "-h")]
+    [InlineData("help", "prune")]
+    [InlineData("--version")]
+    [InlineData]
+    public void Help_stops_with_141_when_the_reader_of_its_output_has_exited(params string[] args)
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell(ClosedReader(), args);
+        Assert.True(r.ExitCode == 141, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Equal(ClosedNotice, r.Stderr);
+    }
+
+    /// <summary>
+    /// tokenize's count of tokens is the end of its report: after the notice that the run stops, it told of ids no one
+    /// read, as if the run had gone on.
+    /// </summary>
+    [LinuxFact]
+    public void Tokenize_says_no_count_after_the_notice()
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell(ClosedReader(), ["tokenize", "-m", TestData.Stories260K, "-t", "Once upon a time"]);
+        Assert.True(r.ExitCode == 141, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Equal(ClosedNotice, r.Stderr);
+    }
+
+    /// <summary>
+    /// `logits -o /dev/stdout` names standard output by a path: it was opened as a file, past the closed-output check,
+    /// and where the reader had gone the open waited for one without end, deaf to the first SIGTERM. It is written as
+    /// standard output, as `-o -` is.
+    /// </summary>
+    [LinuxFact]
+    public void Logits_to_a_path_of_standard_output_stops_with_141_when_its_reader_has_exited()
+    {
+        CopalProcess.Result r = CopalProcess.RunInShell(ClosedReader(), ["logits", "-m", TestData.Stories260K, "-t", "Once upon a time", "--top-k", "3", "-o", "/dev/stdout"]);
+        Assert.True(r.ExitCode == 141, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.EndsWith(ClosedNotice + "copal: cancelled\n", r.Stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// `copal tokenize -f big | head -c 10` as typed in a shell: ids far beyond a pipe's buffer, so the reader exits
     /// with most of them unwritten. It exited 0.

@@ -42,4 +42,21 @@ public sealed class RefusalOrderTests : IDisposable
 
         AssertRefusedForOut(CopalProcess.Run(Prune(model, taken)), taken);
     }
+
+    /// <summary>
+    /// The same for a --state folder another run writes a state into: its "in use" line advises waiting for that run,
+    /// after which this one would only be refused for its --out.
+    /// </summary>
+    [LinuxFact]
+    public void A_taken_out_is_said_before_another_runs_lock_on_the_state_folder()
+    {
+        string taken = Taken();
+        string state = Directory.CreateDirectory(_temp.File("state")).FullName;
+        using FolderLock? writing = FolderLock.TryAcquireToWrite(state, ".copal-state.lock");
+        Assert.NotNull(writing);
+
+        AssertRefusedForOut(CopalProcess.Run(["prune", "-m", TestData.Stories260K, "-o", taken, "--method", "copal", "--sparsity", "0.5",
+            "--calib", TestData.Path("text", "tinystories", "calib.txt"), "--nsamples", "2", "--seqlen", "32", "--device", "cpu", "--state", state]), taken);
+        Assert.Empty(Directory.GetFileSystemEntries(state));
+    }
 }

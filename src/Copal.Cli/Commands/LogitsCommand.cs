@@ -29,6 +29,8 @@ internal static class LogitsCommand
         {
             int k = p.GetValue(topK);
             string path = p.GetValue(outFile)!;
+            // A path of standard output (-o /dev/stdout) is written as standard output, as -o - is (StandardOutput.IsNamedBy).
+            bool toStandardOutput = Inputs.IsStdio(path) || StandardOutput.IsNamedBy(path);
             string modelDir = Inputs.ModelFolder(p.GetValue(model)!, p.Typed(model));
             // A row has vocab_size logits: more best entries than that cannot be written (config.json says, before the weights load).
             int vocabSize = LlamaConfig.Load(modelDir).VocabSize;
@@ -36,7 +38,7 @@ internal static class LogitsCommand
             {
                 throw new UsageException($"{p.Typed(topK)}: expected at most the model's vocabulary of {vocabSize} tokens, got {k}");
             }
-            if (!Inputs.IsStdio(path))
+            if (!toStandardOutput)
             {
                 PathGuard.RequireApart(path, "--out", modelDir, "the input folder");
                 AtomicFile.Prepare(path, "--out");
@@ -78,7 +80,7 @@ internal static class LogitsCommand
                 }
                 writer.Write("]}");
             }
-            if (Inputs.IsStdio(path))
+            if (toStandardOutput)
             {
                 // Standard output is written as it comes too: a failure part way ends the run with its error and exit
                 // code after an unfinished document.

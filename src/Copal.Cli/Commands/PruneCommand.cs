@@ -410,7 +410,7 @@ internal static class PruneCommand
         }
         // A --state that is --out or inside it lands with the output, whose rename already refuses a folder another
         // run made meanwhile; and no folder may be made inside --out before it takes its name.
-        FolderLock? held = apart ? LockStateFolder(state, real) : null;
+        FolderLock? held = apart ? LockStateFolder(state, real, outDir, force) : null;
         try
         {
             // Nor a folder where nothing can be written (a read-only file system, no permission): said as --state's.
@@ -449,7 +449,11 @@ internal static class PruneCommand
     /// two files in, and the folder could end with one run's manifest beside the other's tensors, both runs exiting 0;
     /// the second is refused instead, at once, before any work. A lock left by a killed run ended with its process.
     /// </summary>
-    private static FolderLock LockStateFolder(string state, string real)
+    /// <remarks>
+    /// Where another run holds it and --out would be refused anyway (content without --force, a file there), that
+    /// refusal is said instead of the "in use" line, which advises waiting for that run: waiting would only lead to it.
+    /// </remarks>
+    private static FolderLock LockStateFolder(string state, string real, string outDir, bool force)
     {
         FolderLock? held;
         try
@@ -460,7 +464,12 @@ internal static class PruneCommand
         {
             throw new IOException($"--state '{state}': cannot write there: {AtomicDirectory.Reason(e)}", e);
         }
-        return held ?? throw InUse("--state", state);
+        if (held is null)
+        {
+            AtomicDirectory.RequireUsable("--out", outDir, force);
+            throw InUse("--state", state);
+        }
+        return held;
     }
 
     /// <summary>

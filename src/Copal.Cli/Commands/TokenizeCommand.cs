@@ -50,7 +50,11 @@ internal static class TokenizeCommand
             {
                 WriteIds(Console.Out, ids);
             }
-            Out.Info(Plural.Of(ids.Length, "token"));
+            // Not after the notice that the run stops for a reader gone (exit 141): the ids were not read.
+            if (!StandardOutput.WasCutShort())
+            {
+                Out.Info(Plural.Of(ids.Length, "token"));
+            }
             return CliErrors.Ok;
         });
         return command;

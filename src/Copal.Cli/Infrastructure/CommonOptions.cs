@@ -142,7 +142,8 @@ internal static class CommonOptions
 
     /// <summary>Whether the command was given a file or folder to write (--out other than standard output, --state).</summary>
     private static bool WritesFiles(ParseResult parse) =>
-        parse.CommandResult.Command.Options.Any(o => o.Name is "--out" or "--state" && parse.GetResult(o) is not null && parse.GetValue<string?>(o.Name) is not (null or "-"));
+        parse.CommandResult.Command.Options.Any(o => o.Name is "--out" or "--state" && parse.GetResult(o) is not null
+            && parse.GetValue<string?>(o.Name) is string path && !Inputs.IsStdio(path) && !StandardOutput.IsNamedBy(path));
 
     /// <summary>Creates the backend named by --device, with one-time notices on stderr.</summary>
     public static IBackend CreateBackend(string spec) => BackendFactory.Create(spec, message => Out.Info($"copal: {message}"));

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Copal.Tensors.IO;
 
 namespace Copal.Cli.Infrastructure;
 
@@ -33,6 +34,15 @@ internal static class StandardOutput
 
     [DllImport("libc", EntryPoint = "ioctl")]
     private static extern int IoctlCount(int fd, ulong request, out int count);
+
+    /// <summary>
+    /// True when <paramref name="path"/> names what standard output is open on (<c>/dev/stdout</c>, <c>/proc/self/fd/1</c>,
+    /// the terminal's or the pipe's own name), through links: written as a file, it would miss the closed-reader check,
+    /// and opening a pipe whose reader has gone waits for a reader that never comes. False where Linux's file
+    /// identities are not there to ask.
+    /// </summary>
+    public static bool IsNamedBy(string path) =>
+        FileKind.IsStream(path) && FileIdentity.Of(path) is { } named && named == FileIdentity.OfOpen(1);
 
     /// <summary>
     /// True when nothing written to standard output can be read any more. False for a terminal, a file, /dev/null or a

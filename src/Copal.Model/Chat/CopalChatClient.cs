@@ -35,10 +35,13 @@ public sealed partial class CopalChatClient : IChatClient
     /// <see cref="ReasoningOutput.None"/>. Tool calls are read in <paramref name="toolCallFormat"/>, by default the
     /// one the chat template shows the model (<see cref="ToolCallFormats.Detect"/>; none without a template).
     /// </summary>
+    /// <exception cref="ObjectDisposedException"><paramref name="engine"/> was disposed.</exception>
     public CopalChatClient(InferenceEngine engine, IChatFormatter? formatter = null, bool splitReasoning = false, ToolCallFormat? toolCallFormat = null)
     {
         _splitReasoning = splitReasoning;
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        // Now, not at every request the client would take and fail.
+        ObjectDisposedException.ThrowIf(engine.IsDisposed, engine);
         // By default the model's own chat template, when its folder has one (else "role: text" paragraphs).
         _formatter = formatter ?? (Directory.Exists(engine.Model.Source) ? TemplateChatFormatter.ForModel(engine.Model.Source) : PlainChatFormatter.Instance);
         (_toolFormat, _toolFormatReason) = toolCallFormat is ToolCallFormat given

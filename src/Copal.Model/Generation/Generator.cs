@@ -90,7 +90,13 @@ public sealed class Generator
     private readonly LlamaModel _model;
 
     /// <summary>A generator over <paramref name="model"/>, which stays the caller's; each <see cref="Generate"/> allocates and frees its own KV cache.</summary>
-    public Generator(LlamaModel model) => _model = model ?? throw new ArgumentNullException(nameof(model));
+    /// <exception cref="ObjectDisposedException"><paramref name="model"/> was disposed.</exception>
+    public Generator(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
+        _model = model;
+    }
 
     /// <summary>
     /// The most positions (prompt plus generated tokens) a run may hold, as llama.cpp's --ctx-size; generation stops

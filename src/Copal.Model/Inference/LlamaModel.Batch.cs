@@ -31,6 +31,7 @@ public sealed partial class LlamaModel
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(sequences);
         batch.RequireFits(Config, nameof(batch));
+        using RunState.CallScope batchCall = batch.EnterCall();
         for (int i = 0; i < sequences.Count; i++)
         {
             RunState s = sequences[i] ?? throw new ArgumentNullException($"{nameof(sequences)}[{i}]");
@@ -44,6 +45,34 @@ public sealed partial class LlamaModel
                 }
             }
         }
+        // Each sequence's state is in this call too; one that is the batch is held already.
+        int entered = 0;
+        try
+        {
+            for (; entered < sequences.Count; entered++)
+            {
+                if (!ReferenceEquals(sequences[entered], batch))
+                {
+                    sequences[entered].EnterCall();
+                }
+            }
+            BatchStep(batch, sequences, tokens, positions);
+        }
+        finally
+        {
+            for (int i = 0; i < entered; i++)
+            {
+                if (!ReferenceEquals(sequences[i], batch))
+                {
+                    sequences[i].LeaveCall();
+                }
+            }
+        }
+    }
+
+    // ForwardBatch's step, its states held.
+    private void BatchStep(RunState batch, IReadOnlyList<RunState> sequences, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions)
+    {
         int rows = tokens.Length;
         if (rows == 0 || sequences.Count != rows || positions.Length != rows)
         {
@@ -100,7 +129,7 @@ public sealed partial class LlamaModel
             }
             OutputAndMlp(w, layer, hidden, batch.AttentionOut, batch.Normed, batch.Gate, batch.Up, batch.Projected, rows, null, NextInputNorm(layer));
         }
-        Head(batch, hidden, rows);
+        HeadOfRows(batch, hidden, rows);
         for (int i = 0; i < rows; i++)
         {
             sequences[i].Positions = positions[i] + 1;

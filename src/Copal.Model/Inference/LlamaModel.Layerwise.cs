@@ -47,6 +47,9 @@ public sealed partial class LlamaModel
     public void ForwardLayer(RunState state, int layer, DeviceBuffer hidden, int rows, int startPos, IForwardTap? tap = null)
     {
         using Lock.Scope run = _run.EnterScope();
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(state);
+        using RunState.CallScope call = state.EnterCall();
         Layer(state, layer, hidden, rows, startPos, tap, inputNormed: false, nextNorm: null);
     }
 
@@ -59,6 +62,13 @@ public sealed partial class LlamaModel
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         state.RequireFits(Config, nameof(state));
+        using RunState.CallScope call = state.EnterCall();
+        HeadOfRows(state, hidden, rows);
+    }
+
+    // Head within a call that holds the state (a batch step's).
+    private void HeadOfRows(RunState state, DeviceBuffer hidden, int rows)
+    {
         // Its rows' norms and logits go into the state's buffers, which hold the rows its calls ran (RunState.Rows) and
         // its logit rows (those rows, or the last one's): refused here, naming the rows, not by a kernel's buffer check.
         if (rows < 1 || rows > state.LogitRows)
@@ -82,6 +92,7 @@ public sealed partial class LlamaModel
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(logits);
         state.RequireFits(Config, nameof(state));
+        using RunState.CallScope call = state.EnterCall();
         // The rows the state holds (Rows): its buffers grow with the calls that ran, so a row past them no pass wrote.
         if (first < 0 || rows < 1 || first + rows > state.Rows)
         {

@@ -13,7 +13,8 @@ namespace Copal.Model.Inference;
 /// <para>
 /// Thread safety: any thread may call a model, and several may share one (generators, an
 /// <see cref="Serving.InferenceEngine"/>): forward passes run one at a time under the model's lock, each on the caller's
-/// own <see cref="RunState"/>. A RunState serves one call at a time.
+/// own <see cref="RunState"/>. A RunState serves one call at a time: a call on a state while another is in flight on
+/// it (from a tap inside the pass, or another thread) throws <see cref="InvalidOperationException"/>.
 /// </para>
 /// </summary>
 public sealed partial class LlamaModel : IDisposable
@@ -63,6 +64,12 @@ public sealed partial class LlamaModel : IDisposable
 
     /// <summary>Where the model came from (its folder), for messages.</summary>
     public string Source { get; }
+
+    /// <summary>
+    /// Whether <see cref="Dispose"/> has freed the weights: what is built over a model (an engine, a generator, a
+    /// pruning driver) checks it where it is given one, and refuses a disposed model at once, as the model's own calls do.
+    /// </summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
 
     /// <summary>
     /// Whether the loaded checkpoint is mapped or was read into memory (<see cref="Load(string, IBackend, SparseLoadMode, IProgress{LoadProgress}?, bool, WeightResidence, CancellationToken)"/>);
@@ -119,6 +126,7 @@ public sealed partial class LlamaModel : IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         state.RequireFits(Config, nameof(state));
+        using RunState.CallScope call = state.EnterCall();
         if (tokens.IsEmpty)
         {
             throw new ArgumentException("no tokens to run", nameof(tokens));
@@ -190,6 +198,7 @@ public sealed partial class LlamaModel : IDisposable
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(state);
         state.RequireFits(Config, nameof(state));
+        using RunState.CallScope call = state.EnterCall();
         int vocab = Config.VocabSize;
         if (destination.Length == 0 || destination.Length % vocab != 0)
         {
@@ -405,16 +414,16 @@ public sealed partial class LlamaModel : IDisposable
         switch (mode)
         {
             case LogitsMode.All:
-                Head(state, state.Hidden, rows);
+                HeadOfRows(state, state.Hidden, rows);
                 break;
             case LogitsMode.Last when rows == 1:
                 // Decode: the one row is the last; no copy (a launch a token on a GPU).
-                Head(state, state.Hidden, 1);
+                HeadOfRows(state, state.Hidden, 1);
                 break;
             case LogitsMode.Last:
                 // Only the last row is needed: move it to row 0 of the scratch buffer, then norm and project one row.
                 Backend.Copy(state.Hidden, (long)(rows - 1) * Config.HiddenSize, state.Projected, 0, Config.HiddenSize);
-                Head(state, state.Projected, 1);
+                HeadOfRows(state, state.Projected, 1);
                 break;
         }
     }

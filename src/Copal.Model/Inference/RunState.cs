@@ -429,6 +429,35 @@ public sealed class RunState : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
+    // 1 while a model's call runs on the state. Another call on it meanwhile, from a tap inside the pass or from another
+    // thread (the model's lock is taken a prefill chunk at a time, and reading logits takes none), would write the
+    // activations, cache and logits the first is using, and both would go on with the other's numbers.
+    private int _inCall;
+
+    /// <summary>
+    /// Marks the state as in a call until the scope is disposed (each <see cref="LlamaModel"/> call given a state);
+    /// refuses a call while another is in flight on it. One interlocked exchange: nothing a decode step allocates.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another call is in flight on the state.</exception>
+    internal CallScope EnterCall()
+    {
+        if (Interlocked.Exchange(ref _inCall, 1) != 0)
+        {
+            throw new InvalidOperationException("this RunState is in another call now (from a tap inside that call's pass, or another thread): "
+                + "a RunState serves one call at a time; use one state per concurrent call");
+        }
+        return new CallScope(this);
+    }
+
+    /// <summary>Ends the call <see cref="EnterCall"/> began; for a call that cannot hold a scope (a batch's sequences).</summary>
+    internal void LeaveCall() => Volatile.Write(ref _inCall, 0);
+
+    /// <summary>A call in flight on a state; disposing it ends the call.</summary>
+    internal readonly ref struct CallScope(RunState state)
+    {
+        public void Dispose() => state.LeaveCall();
+    }
+
     /// <summary>
     /// Frees every buffer and the KV cache; the backend stays. Every call given the state then throws
     /// <see cref="ObjectDisposedException"/>. Disposing again does nothing.

@@ -23,11 +23,17 @@ public sealed class InferenceEngine : IDisposable
     private readonly HashSet<int> _stopIds;
     private volatile bool _disposed;
 
+    /// <summary>Whether <see cref="Dispose"/> has stopped the engine (a chat client refuses one at once).</summary>
+    internal bool IsDisposed => _disposed;
+
     /// <summary>Serves <paramref name="model"/>; the engine disposes it only if <paramref name="ownsModel"/>.</summary>
+    /// <exception cref="ObjectDisposedException"><paramref name="model"/> was disposed.</exception>
     public InferenceEngine(LlamaModel model, CopalTokenizer tokenizer, EngineOptions? options = null, bool ownsModel = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
+        // Now, not at every request the engine would take and fail.
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
         options ??= new EngineOptions();
         int modelContext = model.Config.MaxPositionEmbeddings;
         if (options.Parallel < 1)

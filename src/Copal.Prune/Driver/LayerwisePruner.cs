@@ -49,9 +49,12 @@ public sealed class LayerwisePruner
     }
 
     /// <summary>Prunes <paramref name="model"/> (dense, loaded from <paramref name="source"/>) with <paramref name="pruner"/> under <paramref name="options"/>.</summary>
+    /// <exception cref="ObjectDisposedException"><paramref name="model"/> was disposed.</exception>
     public LayerwisePruner(LlamaModel model, SafetensorsCheckpoint source, ILinearPruner pruner, PruneOptions options)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
+        // Now, not partway into a run (magnitude alone meets the freed weights first in the backend, naming a weight).
+        ObjectDisposedException.ThrowIf(model.IsDisposed, model);
         _source = source ?? throw new ArgumentNullException(nameof(source));
         _pruner = pruner ?? throw new ArgumentNullException(nameof(pruner));
         _options = options ?? throw new ArgumentNullException(nameof(options));

@@ -1,5 +1,9 @@
+using Copal.Model.Chat;
+using Copal.Model.Evaluation;
 using Copal.Model.Generation;
 using Copal.Model.Inference;
+using Copal.Model.Serving;
+using Copal.Model.Tokenization;
 using Copal.Model.Weights;
 using Copal.Tensors.Backends;
 using Copal.Tensors.Backends.Cpu;
@@ -58,6 +62,38 @@ public sealed class DisposedModelTests : IDisposable
         AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => model.ForwardLayer(layerState, 0, hidden, 2, 0)));
         AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => model.Head(state, hidden, 1)));
         AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => model.ForwardBatch(batch, [state], [407], [2])));
+    }
+
+    /// <summary>
+    /// What is built over a disposed model refuses at once, naming the model, as its calls do: an engine or a
+    /// generator that took it would be made, then fail every request it is given. Perplexity refuses before any work,
+    /// for the base model too.
+    /// </summary>
+    [Fact]
+    public void A_disposed_model_is_refused_where_it_is_given()
+    {
+        var tokenizer = CopalTokenizer.FromDirectory(TestData.Stories260K);
+        LlamaModel model = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Off);
+        using LlamaModel live = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Off);
+        model.Dispose();
+        int[] text = [.. Enumerable.Range(0, 64).Select(i => 1 + i % 400)];
+
+        AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => new InferenceEngine(model, tokenizer)));
+        AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => new InferenceEngine(model, tokenizer, ownsModel: true)));
+        AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => new Generator(model)));
+        AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => PerplexityEvaluator.Evaluate(model, text, new PerplexityOptions(32))));
+        AssertNamesModel(Assert.Throws<ObjectDisposedException>(() => PerplexityEvaluator.Evaluate(live, text, new PerplexityOptions(32), baseModel: model)));
+    }
+
+    /// <summary>A chat client over a disposed engine refuses at once, naming the engine, as its requests would.</summary>
+    [Fact]
+    public void A_chat_client_over_a_disposed_engine_is_refused()
+    {
+        using LlamaModel model = LlamaModel.Load(TestData.Stories260K, _backend, SparseLoadMode.Off);
+        var engine = new InferenceEngine(model, CopalTokenizer.FromDirectory(TestData.Stories260K));
+        engine.Dispose();
+        ObjectDisposedException e = Assert.Throws<ObjectDisposedException>(() => new CopalChatClient(engine));
+        Assert.Equal(typeof(InferenceEngine).FullName, e.ObjectName);
     }
 
     /// <summary>

@@ -30,6 +30,22 @@ public sealed class LayerwisePrunerTests : IDisposable
         return outDir;
     }
 
+    /// <summary>
+    /// A disposed model is refused where the driver is made, naming the model as its own calls do, not partway into a
+    /// run (magnitude alone runs no forward pass, and would first meet the freed weights in the backend).
+    /// </summary>
+    [Fact]
+    public void A_disposed_model_is_refused_when_the_driver_is_made()
+    {
+        using var backend = new CpuBackend();
+        LlamaModel model = LlamaModel.Load(TestData.Stories260K, backend, Copal.Tensors.Sparse.SparseLoadMode.Off);
+        using SafetensorsCheckpoint source = ModelCheckpoint.Open(TestData.Stories260K, model.Config);
+        model.Dispose();
+        ObjectDisposedException e = Assert.Throws<ObjectDisposedException>(() =>
+            new LayerwisePruner(model, source, PrunerFactory.Create("magnitude"), new PruneOptions(SparsityPattern.Parse("0.5"))));
+        Assert.Equal(typeof(LlamaModel).FullName, e.ObjectName);
+    }
+
     [Theory]
     [InlineData("magnitude", "0.5")]
     [InlineData("wanda", "0.5")]
