@@ -27,4 +27,21 @@ public class CliErrorsTests
         Assert.Equal(CliErrors.Usage, code);
         Assert.Equal("copal: error: --layers: expected a layer index\n", stderr.ToString());
     }
+
+    /// <summary>
+    /// A refusal of an option's value is a usage error (2), as the README promises, also when the library finds it
+    /// (--format nm of a model that is not 2:4, a pruning option, an option that differs from the resumed state's);
+    /// the same failures without an option are the input's (1).
+    /// </summary>
+    [Fact]
+    public void An_options_refusal_found_by_the_library_exits_2_and_the_inputs_exits_1()
+    {
+        var stderr = new StringWriter { NewLine = "\n" };
+        Assert.Equal(CliErrors.Usage, CliErrors.Report(new Copal.Model.Weights.CompactFormatException("--format nm: not 2:4") { Option = "--format" }, stderr));
+        Assert.Equal(CliErrors.Failure, CliErrors.Report(new Copal.Model.Weights.CompactFormatException("'w' is I8"), stderr));
+        Assert.Equal(CliErrors.Usage, CliErrors.Report(new Copal.Prune.PruningOptionException("layers", "x", "a layer index"), stderr));
+        Assert.Equal(CliErrors.Usage, CliErrors.Report(new Copal.Prune.Continual.CopalStateException("--decay differs from the state's") { Option = "--decay" }, stderr));
+        Assert.Equal(CliErrors.Failure, CliErrors.Report(new Copal.Prune.Continual.CopalStateException("the state is damaged"), stderr));
+        Assert.Equal("copal: error: --layers: expected a layer index, got 'x'", stderr.ToString().Split('\n')[2]);
+    }
 }

@@ -107,6 +107,13 @@ public sealed class OptionParsingTests
         Assert.Contains(parsed.Errors, e => e.Message.StartsWith(option + ": expected a folder (standard output ('-') cannot take one), got '-'", StringComparison.Ordinal));
     }
 
+    /// <summary>An input folder is never standard input: '-' is refused, saying what to give instead.</summary>
+    [Theory]
+    [InlineData("-m: standard input ('-') is not accepted here; give a model folder", "generate", "-m", "-")]
+    [InlineData("--compare: standard input ('-') is not accepted here; give a model folder", "perplexity", "-m", "M", "-d", "x", "--compare", "-")]
+    public void An_input_folder_option_refuses_standard_input(string expected, params string[] args) =>
+        Assert.Contains(expected, Program.CreateRoot().Parse(args).Errors.Select(e => e.Message));
+
     /// <summary>A whole number beyond the option's type is out of range, and the message gives the range.</summary>
     [Theory]
     [InlineData("prune", "--nsamples", "99999999999", "--nsamples: expected an integer from 1 to 2147483647, got 99999999999")]
@@ -310,10 +317,30 @@ public sealed class OptionParsingTests
     [InlineData("--dense-target: expected a share α with 0 ≤ α ≤ 1, got -1e-400", "prune", "-m", "M", "-o", "x", "--dense-target", "-1e-400")]
     [InlineData("--decay: expected a factor γ with 0 < γ ≤ 1, got 1e-400, which double precision holds as 0", "prune", "-m", "M", "-o", "x", "--decay", "1e-400")]
     [InlineData("--top-p: expected a number in (0, 1], got -1e-50", "generate", "-m", "M", "--top-p", "-1e-50")]
+    // A zero written with an exponent is 0 as typed: no note that precision made it so (the exponent's digits are no significand's).
+    [InlineData("--top-p: expected a number in (0, 1], got 0e5", "generate", "-m", "M", "--top-p", "0e5")]
     public void A_number_past_its_types_smallest_is_refused_as_typed(string expected, params string[] args)
     {
         ParseResult parsed = Program.CreateRoot().Parse(args);
         Assert.Equal(expected, Program.FirstUsageError(parsed));
+    }
+
+    /// <summary>An integer option's least value is in its range ("an integer ≥ 0" takes 0), for plain and optional integers.</summary>
+    [Theory]
+    [InlineData("generate", "-m", "M", "-n", "0")]
+    [InlineData("generate", "-m", "M", "--top-k", "0")]
+    [InlineData("generate", "-m", "M", "--ctx-size", "1")]
+    [InlineData("serve", "-m", "M", "--parallel", "1")]
+    public void An_integer_options_least_value_is_taken(params string[] args) =>
+        Assert.Empty(Program.CreateRoot().Parse(args).Errors);
+
+    /// <summary>An enum option's name may also be written with underscores, in any case (JOINED_LINES).</summary>
+    [Fact]
+    public void An_enum_option_takes_its_name_with_underscores()
+    {
+        ParseResult parsed = Program.CreateRoot().Parse(["perplexity", "-m", "M", "-d", "x", "--layout", "JOINED_LINES"]);
+        Assert.Empty(parsed.Errors);
+        Assert.Equal(Copal.Model.Evaluation.TextLayout.JoinedLines, parsed.GetValue<Copal.Model.Evaluation.TextLayout>("--layout"));
     }
 
     /// <summary>The older positional form of the model names a path too.</summary>

@@ -77,6 +77,8 @@ public sealed class OutputSideFilesTests : IDisposable
         CheckpointCompactor.Compact(input, output, CompactFormat.Auto, overwrite: false);
 
         Assert.False(File.Exists(Path.Combine(output, shard)), $"the compact output holds the input's dense shard {shard}");
+        // Nor the index: the output's weights are one file, and an index naming shards it does not hold is stale.
+        Assert.False(File.Exists(Path.Combine(output, SafetensorsCheckpoint.IndexFileName)), "the compact output holds the input's shard index");
         Assert.True(File.Exists(Path.Combine(output, PruneJob.ReportFileName)), "the prune report, a side file, was not copied");
     }
 

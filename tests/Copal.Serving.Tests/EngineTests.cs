@@ -489,6 +489,10 @@ public sealed class EngineTests : IDisposable
         Assert.Equal("top_k", e.Parameter);
         e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", RepetitionPenalty = 0 }));
         Assert.Equal("repetition_penalty", e.Parameter);
+        // An empty stop text would match at the reply's start and end every reply empty.
+        e = await Assert.ThrowsAsync<CompletionRequestException>(() => engine.CompleteAsync(new CompletionRequest { Prompt = "a", Stop = ["x", ""] }));
+        Assert.Equal("stop", e.Parameter);
+        Assert.Contains("a stop text must not be empty", e.Message, StringComparison.Ordinal);
         CompletionResult none = await engine.CompleteAsync(new CompletionRequest { Prompt = "Once", MaxTokens = 0 });
         Assert.Equal("", none.Text);
         Assert.Equal(FinishReason.Length, none.FinishReason);

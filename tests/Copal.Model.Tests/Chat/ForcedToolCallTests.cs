@@ -101,6 +101,8 @@ public class ForcedToolCallTests
     [InlineData("""{"name":"branches","arguments":{"n":1}}""", true)]
     [InlineData("""{"name":"wrapped","arguments":{"n":1}}""", true)]
     [InlineData("""{"name":"wrapped","arguments":[]}""", false)]
+    [InlineData("""{"name":"counted","arguments":1}""", false)]
+    [InlineData("""{"name":"counted","arguments":{}}""", false)]
     public void Among_several_functions_the_arguments_are_an_object_whatever_the_parameters_allow_beside(string reply, bool taken)
     {
         // Where the parameters are the whole schema its top must be an object; within the union they are narrowed
@@ -118,6 +120,8 @@ public class ForcedToolCallTests
             new("referenced", Parse("""{"$ref":"#/$defs/s","$defs":{"s":{"type":"string"}}}""")),
             new("branches", Parse("""{"anyOf":[{"type":"string"},{"type":"object","properties":{"n":{"type":"integer"}}}]}""")),
             new("wrapped", Parse("""{"allOf":[{"$ref":"#/$defs/o"}],"$defs":{"o":{"type":["object","array"]}}}""")),
+            // Every JSON Schema type name is read as one: integer too.
+            new("counted", Parse("""{"type":"integer"}""")),
         ];
         JsonElement schema = ForcedToolCalls.Schema(tools, name: null);
         using JsonDocument doc = JsonDocument.Parse(reply);
@@ -153,6 +157,11 @@ public class ForcedToolCallTests
         Assert.Equal(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at # is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
             Problem(new("g", null), new("f", Parse("""{"$ref":"#/$defs/x"}"""))));
+        // Parameters with an anyOf of their own: the place within them keeps its /anyOf/0 (only a $ref or allOf the
+        // union moved into a branch loses it).
+        Assert.Equal(
+            "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/anyOf/0/properties/a is not supported: $ref \"#/$defs/x\" points nowhere in the schema",
+            Problem(new("g", null), new("f", Parse("""{"anyOf":[{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}]}"""))));
         // A reference of another form is refused as it was written, as where the parameters are the whole schema.
         Assert.StartsWith(
             "the parameters of 'f' cannot be held to: json_schema: '$ref' at #/properties/a is not supported: $ref \"#gone\" is not taken",
@@ -182,6 +191,14 @@ public class ForcedToolCallTests
             "the parameters of 'f10' cannot be held to: json_schema: 'required' at # is not supported: 'x at #/anyOf/0/properties/arguments/y' is required",
             Problem(tools),
             StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_callee_is_the_named_function_or_the_only_one_never_the_first_of_several()
+    {
+        Assert.Equal("b", ForcedToolCalls.Callee(["a", "b"], "b"));
+        Assert.Equal("a", ForcedToolCalls.Callee(["a"], null));
+        Assert.Null(ForcedToolCalls.Callee(["a", "b"], null));
     }
 
     [Theory]

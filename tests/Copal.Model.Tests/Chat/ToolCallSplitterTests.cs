@@ -44,6 +44,8 @@ public sealed class ToolCallSplitterTests
         { "llama3_json", "{\"name\": \"get_time\", \"arguments\": {\"tz\": \"CET\"}, \"parameters\": {\"tz\": \"UTC\"}}", "", ["get_time {\"tz\": \"CET\"}"] },
         { "llama3_json", "The weather is {\"sunny\"}.", "The weather is {\"sunny\"}.", [] },
         { "llama3_json", "{\"name\": \"get_time\"} trailing", "{\"name\": \"get_time\"} trailing", [] },
+        // Calls joined by anything but ';' do not read (a comma is not the format's separator).
+        { "llama3_json", "{\"name\": \"get_time\"}, {\"name\": \"get_weather\"}", "{\"name\": \"get_time\"}, {\"name\": \"get_weather\"}", [] },
         { "llama3_json", "{\"answer\": 4}", "{\"answer\": 4}", [] },
         { "llama3_json", "<b>bold</b>", "<b>bold</b>", [] },
         // Line breaks between the calls and after the last are whitespace like any other.
@@ -185,6 +187,26 @@ public sealed class ToolCallSplitterTests
         (string content, IReadOnlyList<ToolCall> calls) = splitter.Finish();
         Assert.Equal("", content);
         Assert.Equal(["get_time"], calls.Select(c => c.Name));
+    }
+
+    /// <summary>
+    /// Only an end that can still grow into the tag is held: text that merely contains part of it ("tool", "call>")
+    /// streams at once, and in Llama 3's format a reply whose '&lt;' turns out to begin no python tag streams from there.
+    /// </summary>
+    [Fact]
+    public void Text_that_cannot_begin_a_call_is_not_held()
+    {
+        var hermes = new ToolCallSplitter(ToolCallFormat.Hermes, s_tools);
+        Assert.Equal("a tool", hermes.Push("a tool"));
+        Assert.Equal(" to call>", hermes.Push(" to call>"));
+        Assert.Equal(("", 0), (hermes.Finish().Content, hermes.Finish().Calls.Count));
+        var llama = new ToolCallSplitter(ToolCallFormat.Llama3Json, s_tools);
+        Assert.Equal("", llama.Push("<"));
+        Assert.Equal("<b>bold", llama.Push("b>bold"));
+        Assert.Equal("</b>", llama.Push("</b>"));
+        (string content, IReadOnlyList<ToolCall> calls) = llama.Finish();
+        Assert.Equal("", content);
+        Assert.Empty(calls);
     }
 
     [Theory]

@@ -109,6 +109,20 @@ public class SparseConversionTests
         Assert.Equal(KeepsNM(Nonzeros(raw, DType.BF16), rows, cols, 4, 8), stats.Valid48);
     }
 
+    /// <summary>A group with exactly N nonzeros before the bad one is full, not bad: the message names the bad group.</summary>
+    [Fact]
+    public void NM_conversion_names_the_group_over_N_not_a_full_one_before_it()
+    {
+        float[] dense = new float[2 * 8];
+        dense[8 + 1] = 1;
+        dense[8 + 2] = 2;
+        dense[8 + 4] = 3;
+        dense[8 + 5] = 4;
+        dense[8 + 7] = 5;
+        var e = Assert.Throws<SparseFormatException>(() => NMSparseMatrix.FromDense("w", dense, 2, 8, 2, 4));
+        Assert.Contains("row 1, group 1 (columns 4..7) has 3 nonzeros; 2:4 allows at most 2", e.Message);
+    }
+
     [Fact]
     public void NM_conversion_reports_the_first_bad_row_whichever_row_block_finishes_first()
     {

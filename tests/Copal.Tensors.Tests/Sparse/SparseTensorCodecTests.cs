@@ -98,10 +98,13 @@ public sealed class SparseTensorCodecTests : IDisposable
         float[] dense = new float[1 * 6];
         using var matrix = NMSparseMatrix.FromDense("w", dense, 1, 6, 2, 6);
         var enc = SparseTensorCodec.Encode(matrix, NMIndexEncoding.Fields);
-        // Fields are 3 bits: (0, 7) — 7 is not a column of a 6-wide group.
-        var lookup = Store(enc, p => p.Name.EndsWith(".nm_index", StringComparison.Ordinal) ? Patch(p, row: 0, byteInRow: 0, 0b111_000) : null!);
-        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
-        Assert.Contains("index 7", e.Message);
+        // Fields are 3 bits: (0, 7) and (0, 6) — neither is a column of a 6-wide group (6 is M itself).
+        foreach (byte field in new byte[] { 7, 6 })
+        {
+            var lookup = Store(enc, p => p.Name.EndsWith(".nm_index", StringComparison.Ordinal) ? Patch(p, row: 0, byteInRow: 0, (byte)(field << 3)) : null!);
+            var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", lookup, enc.Metadata));
+            Assert.Contains($"index {field} after 0", e.Message);
+        }
     }
 
     [Theory]
@@ -370,6 +373,92 @@ public sealed class SparseTensorCodecTests : IDisposable
         var keyless = new Dictionary<string, string> { ["copal.sparse.w"] = enc.Metadata["copal.sparse.w"] + ";=5" };
         var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", Store(enc), keyless));
         Assert.Contains("metadata item '=5' is not key=value", e.Message);
+    }
+
+    /// <summary>The sizes a caller plans with (the prune's compact estimate) are those of the parts Encode writes.</summary>
+    [Theory]
+    [InlineData(2, 4, 52)] // rank index, a last byte of one group
+    [InlineData(2, 4, 16)]
+    [InlineData(4, 8, 56)]
+    [InlineData(0, 0, 20)] // bitmask, a partial mask byte
+    public void Stored_byte_counts_are_those_of_the_written_parts(int n, int m, int cols)
+    {
+        byte[] raw = n == 0 ? SparseTestMatrices.Unstructured(new Random(13), DType.BF16, 3, cols, 0.5) : SparseTestMatrices.NM(new Random(13), DType.BF16, 3, cols, n, m);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.BF16, 3, cols, n, m);
+        long written = SparseTensorCodec.Encode(matrix).Parts.Sum(p => (long)p.Data.Length);
+        Assert.Equal(written, n == 0
+            ? SparseTensorCodec.BitmaskStoredBytes(3, cols, matrix.StoredValues, DType.BF16)
+            : SparseTensorCodec.NMStoredBytes(3, cols, n, m, DType.BF16));
+    }
+
+    /// <summary>
+    /// The checks a checkpoint makes when it opens (before any weight is loaded): a written encoding passes them,
+    /// an unknown format and an unsupported pattern are refused by name.
+    /// </summary>
+    [Fact]
+    public void Declared_entries_and_part_shapes_are_checked_as_a_checkpoint_opens()
+    {
+        foreach ((int n, int m, int cols) in new[] { (0, 0, 20), (2, 4, 16) })
+        {
+            byte[] raw = n == 0 ? SparseTestMatrices.Unstructured(new Random(14), DType.F32, 4, cols, 0.5) : SparseTestMatrices.NM(new Random(14), DType.F32, 4, cols, n, m);
+            using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, cols, n, m);
+            var enc = SparseTensorCodec.Encode(matrix);
+            var lookup = Store(enc);
+            SparseTensorCodec.CheckDeclared("w", enc.Metadata);
+            SparseTensorCodec.CheckPartShapes("w", enc.Metadata, name => lookup(name)!.Value);
+        }
+        var csr = new Dictionary<string, string> { ["copal.sparse.w"] = "format=csr;rows=4;cols=16;dtype=F32" };
+        Assert.Contains("unknown sparse format 'csr'", Assert.Throws<SparseFormatException>(() => SparseTensorCodec.CheckDeclared("w", csr)).Message);
+        byte[] nm = SparseTestMatrices.NM(new Random(15), DType.F32, 4, 16, 2, 4);
+        using var twoFour = SparseMatMulTests.Make("w", nm, DType.F32, 4, 16, 2, 4);
+        var parts = Store(SparseTensorCodec.Encode(twoFour));
+        var dense = new Dictionary<string, string> { ["copal.sparse.w"] = "format=nm;n=4;m=4;rows=4;cols=16;dtype=F32" };
+        Assert.Contains("pattern 4:4 is not supported", Assert.Throws<SparseFormatException>(() => SparseTensorCodec.CheckPartShapes("w", dense, name => parts(name)!.Value)).Message);
+    }
+
+    [Fact]
+    public void A_bitmask_weights_values_part_is_its_values_and_its_mask_and_offsets_are_not()
+    {
+        var metadata = new Dictionary<string, string> { ["copal.sparse.w"] = "format=bitmask;rows=3;cols=4;dtype=F32" };
+        Assert.True(SparseTensorCodec.IsPartOf("w.bm_values", metadata, out string weight, out bool values));
+        Assert.Equal(("w", true), (weight, values));
+        Assert.True(SparseTensorCodec.IsPartOf("w.bm_mask", metadata, out _, out values));
+        Assert.False(values);
+        Assert.True(SparseTensorCodec.IsPartOf("w.bm_offsets", metadata, out _, out values));
+        Assert.False(values);
+    }
+
+    /// <summary>Bitmask values one short of what the offsets count are refused as they load, before a product reads past them.</summary>
+    [Fact]
+    public void Load_rejects_bitmask_values_shorter_than_the_offsets_count()
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(17), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var views = new Dictionary<string, TensorView>();
+        foreach (var part in enc.Parts)
+        {
+            bool values = part.Name == "w.bm_values";
+            var pinned = new PinnedTensor(part.Name, part.DType, values ? [part.Shape[0] - 1] : part.Shape, values ? part.Data[..^4].ToArray() : part.Data.ToArray());
+            _pinned.Add(pinned);
+            views[part.Name] = pinned.View;
+        }
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", name => views.TryGetValue(name, out var v) ? v : null, enc.Metadata));
+        Assert.Contains("'w.bm_values'", e.Message);
+    }
+
+    /// <summary>An entry of no rows, or of a dtype no compact format holds, is refused for that, before its parts are read.</summary>
+    [Theory]
+    [InlineData("format=bitmask;rows=0;cols=20;dtype=F32", "metadata shape [0, 20] must be positive")]
+    [InlineData("format=bitmask;rows=4;cols=0;dtype=F32", "metadata shape [4, 0] must be positive")]
+    [InlineData("format=bitmask;rows=4;cols=20;dtype=I32", "metadata dtype 'I32' is not F32, BF16 or F16")]
+    public void Load_rejects_an_empty_shape_or_a_dtype_without_values(string entry, string expected)
+    {
+        byte[] raw = SparseTestMatrices.Unstructured(new Random(16), DType.F32, 4, 20, 0.5);
+        using var matrix = SparseMatMulTests.Make("w", raw, DType.F32, 4, 20);
+        var enc = SparseTensorCodec.Encode(matrix);
+        var e = Assert.Throws<SparseFormatException>(() => SparseTensorCodec.Load("w", Store(enc), new Dictionary<string, string> { ["copal.sparse.w"] = entry }));
+        Assert.Contains(expected, e.Message);
     }
 
     private static byte[] Patch(SparsePart part, int row, int byteInRow, byte value)
