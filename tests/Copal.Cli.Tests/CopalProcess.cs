@@ -115,10 +115,10 @@ internal static class CopalProcess
             }
             throw;
         }
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        if (ChildWait.ForExit(p) is string hung)
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"copal {string.Join(' ', args)} did not finish");
+            throw new TimeoutException($"copal {string.Join(' ', args)} did not finish: {hung}");
         }
         stderrRead.Wait();
         return new Result(p.ExitCode, stdout.Result, StderrSoFar());

@@ -279,20 +279,27 @@ public sealed class PrefixCacheEdgeTests : IDisposable
         {
             Parallel = 1,
             PrefixCache = true,
-            // Closed while the request to cancel is queued: the scheduler reads it only once it is cancelled.
-            BeforeAdmission = () => admissions.Wait(TimeSpan.FromMinutes(1)),
+            // Closed while the request to cancel is queued: the scheduler reads it only once it is cancelled. No time
+            // limit: one let the request in, and run, when the test was slower than it to cancel (a loaded machine).
+            BeforeAdmission = () => admissions.Wait(),
         });
         EngineStatistics stats = engine.Statistics;
         int[] prompt = Prompt(Chunk + 20, seed: 4);
         CompletionResult first = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });
 
         admissions.Reset();
-        using var cancel = new CancellationTokenSource();
-        Task<CompletionResult> waiting = engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(Chunk + 20, seed: 5), MaxTokens = 1 }, cancel.Token);
-        Assert.True(SpinWait.SpinUntil(() => stats.Started == 2, TimeSpan.FromMinutes(1)), "the request was not queued");
-        await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
-        admissions.Set();
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            Task<CompletionResult> waiting = engine.CompleteAsync(new CompletionRequest { PromptIds = Prompt(Chunk + 20, seed: 5), MaxTokens = 1 }, cancel.Token);
+            Assert.True(SpinWait.SpinUntil(() => stats.Started == 2, TimeSpan.FromMinutes(1)), "the request was not queued");
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        }
+        finally
+        {
+            admissions.Set(); // also after a failed assertion: the engine is disposed only once its scheduler is free
+        }
         Assert.True(SpinWait.SpinUntil(() => stats.Cancelled == 1, TimeSpan.FromMinutes(1)), "the cancelled request was not dropped");
 
         CompletionResult again = await engine.CompleteAsync(new CompletionRequest { PromptIds = prompt, MaxTokens = 1 });

@@ -31,13 +31,10 @@ public sealed class StopTextEndTests
         {
             Parallel = 2,
             PrefixCache = false,
-            BeforeAdmission = () =>
-            {
-                if (!SpinWait.SpinUntil(() => Volatile.Read(ref engine)?.Statistics.Started >= 2, TimeSpan.FromMinutes(1)))
-                {
-                    throw new TimeoutException($"{engine?.Statistics.Started} requests were queued, waiting for 2");
-                }
-            },
+            // No time limit here or below: a minute's let the long prompt in first, or failed the test, when the task
+            // that sends the stopped request started that late (a loaded machine's thread pool). A hang is the blame
+            // collector's to catch (test.runsettings).
+            BeforeAdmission = () => SpinWait.SpinUntil(() => Volatile.Read(ref engine)?.Statistics.Started >= 2),
         };
         using InferenceEngine loaded = InferenceEngine.Load(TestData.Stories260K, backend, options);
         Volatile.Write(ref engine, loaded);
@@ -56,7 +53,7 @@ public sealed class StopTextEndTests
             }
             return completedWhenHeard;
         });
-        SpinWait.SpinUntil(() => loaded.Statistics.Started >= 1, TimeSpan.FromMinutes(1));
+        SpinWait.SpinUntil(() => loaded.Statistics.Started >= 1); // the stopped request first
         CompletionResult other = await loaded.CompleteAsync(longPrompt);
         Assert.Equal(FinishReason.Length, other.FinishReason);
         Assert.True(await heard >= 1, $"the stop text's reply was heard with {completedWhenHeard} requests counted completed");

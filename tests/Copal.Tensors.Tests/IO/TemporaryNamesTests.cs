@@ -89,25 +89,55 @@ public sealed class TemporaryNamesTests : IDisposable
     }
 
     /// <summary>
-    /// A file name holds at most 255 bytes. An output whose own name is legal but long (here 254 bytes, with a
-    /// two-byte character at the cut) still gets a temporary sibling that can be made: its copy of the name is cut,
-    /// marked with '~', and a later run still knows it for a leftover.
+    /// A file name holds at most 255 bytes. An output whose own name is legal but long (254 bytes, two-byte characters
+    /// where it is cut) still gets a temporary sibling that can be made: its copy of the name is cut, at a character,
+    /// as long as fits, marked with '~', and a later run still knows it for a leftover. Where the cut falls depends on
+    /// the suffix (the pid, the start time, the counter that earlier temporaries in this process advanced), so the
+    /// names put a run of 'é' under every cut a suffix can make, and two of them, one byte apart, put one cut inside a
+    /// character and the other between two, whatever the suffix's length.
     /// </summary>
     [Fact]
     public void A_long_output_name_gets_a_temporary_sibling_that_fits_beside_it()
     {
-        string name = new string('a', 200) + new string('é', 27);
-        Assert.Equal(254, System.Text.Encoding.UTF8.GetByteCount(name));
-        string output = Directory.CreateDirectory(_dir.File(name)).FullName; // legal here
+        string even = new string('a', 100) + new string('é', 77), odd = new string('a', 101) + new string('é', 76);
+        Assert.Equal(254, System.Text.Encoding.UTF8.GetByteCount(even));
+        Assert.Equal(253, System.Text.Encoding.UTF8.GetByteCount(odd));
+        // The counter gains a digit now and then (another test may name temporaries meanwhile): then the two suffixes
+        // differ by a byte, and the pair is named again.
+        for (int attempt = 0; ; attempt++)
+        {
+            (string evenSibling, int evenSuffix) = NamedBeside(even);
+            (string oddSibling, int oddSuffix) = NamedBeside(odd);
+            if (evenSuffix != oddSuffix && attempt < 3)
+            {
+                continue;
+            }
+            Assert.Equal(evenSuffix, oddSuffix);
+            // One byte apart, one of the two cuts falls inside an 'é', which is then left out whole: 254 bytes, not 255.
+            int[] lengths = [.. new[] { evenSibling, oddSibling }.Select(s => System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(s))).Order()];
+            Assert.Equal([254, 255], lengths);
+            return;
+        }
+    }
 
+    // Names a temporary sibling of a new folder named name, checks it, and gives it with its suffix's length in bytes.
+    private (string Sibling, int SuffixBytes) NamedBeside(string name)
+    {
+        string output = Directory.CreateDirectory(_dir.File(name)).FullName; // legal here
         string sibling = TemporaryNames.Sibling(output, "tmp");
         string hidden = Path.GetFileName(sibling);
-        Assert.True(System.Text.Encoding.UTF8.GetByteCount(hidden) <= 255, hidden);
-        Assert.StartsWith($".{new string('a', 200)}é", hidden, StringComparison.Ordinal);
-        Assert.Contains($"~.tmp-{TemporaryNames.Owner}-", hidden, StringComparison.Ordinal);
+        int mark = hidden.IndexOf($"~.tmp-{TemporaryNames.Owner}-", StringComparison.Ordinal);
+        Assert.True(mark > 0, hidden);
+        string kept = hidden[1..mark];
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(hidden);
+        Assert.True(bytes <= 255, hidden);
+        Assert.StartsWith(kept, name, StringComparison.Ordinal); // cut at a character of the name
+        Assert.StartsWith(new string('a', 100), kept, StringComparison.Ordinal);
+        Assert.True(bytes + System.Text.Encoding.UTF8.GetByteCount(name[kept.Length..(kept.Length + 1)]) > 255, hidden); // as long as fits
         Directory.CreateDirectory(sibling);
         Assert.Empty(TemporaryNames.RemoveStale(_dir.Path)); // this process's, alive: known as ours, not removed
         Assert.Equal(Path.GetDirectoryName(output), Path.GetDirectoryName(sibling));
+        return (sibling, System.Text.Encoding.UTF8.GetByteCount(hidden[(mark + 1)..]));
     }
 
     /// <summary>A name cut to fit takes all 255 bytes a name may have, not one more.</summary>
