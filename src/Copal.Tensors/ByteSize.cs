@@ -1,7 +1,7 @@
 namespace Copal.Tensors;
 
 /// <summary>Byte counts as a person reads them, in binary units: "36.0 MiB".</summary>
-public static class ByteSize
+internal static class ByteSize
 {
     // Largest first: the unit's size in bytes, its name, and how many decimals it is shown with.
     private static readonly (long Size, string Suffix, int Decimals)[] s_units =

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Copal.Tensors;
 
 /// <summary>A count with its noun as a person reads it: "1 window", "2 windows", "115,127 tokens".</summary>
-public static class Plural
+internal static class Plural
 {
     /// <summary>
     /// <paramref name="count"/> and <paramref name="singular"/> for exactly one, else <paramref name="plural"/>

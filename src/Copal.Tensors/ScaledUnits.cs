@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Copal.Tensors;
 
 /// <summary>A count shown in the largest unit it reaches ("36.0 MiB", "124.4M"), for <see cref="ByteSize"/> and the CLI's decimal quantities.</summary>
-public static class ScaledUnits
+internal static class ScaledUnits
 {
     /// <summary>
     /// <paramref name="n"/> in the largest of <paramref name="units"/> (largest first, each <paramref name="step"/>

@@ -3,7 +3,7 @@ namespace Copal.Model.Chat;
 /// <summary>Reply text split into the model's reasoning and the answer proper.</summary>
 /// <param name="Reasoning">Text inside <c>&lt;think&gt;…&lt;/think&gt;</c>.</param>
 /// <param name="Content">The rest: the answer.</param>
-public readonly record struct ReplyPieces(string Reasoning, string Content)
+internal readonly record struct ReplyPieces(string Reasoning, string Content)
 {
     /// <summary>Neither piece has text.</summary>
     public bool IsEmpty => Reasoning.Length == 0 && Content.Length == 0;
@@ -17,7 +17,7 @@ public readonly record struct ReplyPieces(string Reasoning, string Content)
 /// closed it. A reply that opens with anything else is all content, unchanged. The tags themselves and the
 /// whitespace right after each are left out. A tag split across pieces is held back until the next piece decides it.
 /// </summary>
-public sealed class ThinkTagSplitter
+internal sealed class ThinkTagSplitter
 {
     /// <summary>The tag that opens the reasoning.</summary>
     public const string OpenTag = "<think>";

@@ -6,7 +6,7 @@ namespace Copal.Model.ChatTemplates;
 /// The chat template files of a model folder, which a model written from it (pruned, compacted, densified, or a
 /// synthetic model given a tokenizer folder) takes along so that it chats as its input did.
 /// </summary>
-public static class ChatTemplateFiles
+internal static class ChatTemplateFiles
 {
     /// <summary><c>chat_template.jinja</c>: the default template, saved apart from tokenizer_config.json by transformers 4.50 and later.</summary>
     public const string DefaultFile = ChatTemplateFile.Name;

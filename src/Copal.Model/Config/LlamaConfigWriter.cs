@@ -4,7 +4,7 @@ using Copal.Tensors.IO;
 namespace Copal.Model.Config;
 
 /// <summary>Writes a <see cref="LlamaConfig"/> as a Hugging Face config.json that transformers and Copal both load.</summary>
-public static class LlamaConfigWriter
+internal static class LlamaConfigWriter
 {
     /// <summary>
     /// The config.json text of <paramref name="c"/>, indented. <paramref name="torchDtype"/> overrides

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Model.Evaluation;
 
 /// <summary>Log-softmax arithmetic on one row of logits, in double so long sums stay exact enough.</summary>
-public static class LogProbabilities
+internal static class LogProbabilities
 {
     /// <summary>log Σ exp(logits), computed stably, every term in double (sixteen at a time where the CPU has the lanes).</summary>
     /// <exception cref="ArgumentException"><paramref name="logits"/> is empty.</exception>

@@ -9,7 +9,7 @@ namespace Copal.Model.Evaluation;
 /// Computes perplexity = exp(mean NLL over all predicted tokens) with the windowing of <see cref="PerplexityOptions"/>,
 /// optionally against a base model for KL divergence and top-1 agreement.
 /// </summary>
-public static class PerplexityEvaluator
+internal static class PerplexityEvaluator
 {
     /// <summary>Rows of logits the host reads at once: 32 MB for a 128k vocabulary.</summary>
     private const int DownloadRows = 64;

@@ -5,7 +5,7 @@ namespace Copal.Model.Evaluation;
 /// the whole tokenized text, remainder dropped, every token after the first of a window predicted.
 /// </summary>
 /// <param name="SeqLen">Tokens per window: from 2 to the model's context.</param>
-public sealed record PerplexityOptions(int SeqLen)
+internal sealed record PerplexityOptions(int SeqLen)
 {
     /// <summary>Evaluate at most this many windows (null: all).</summary>
     public int? LimitChunks { get; init; }
@@ -18,7 +18,7 @@ public sealed record PerplexityOptions(int SeqLen)
 /// <param name="ChunksDone">Windows evaluated so far, from 1.</param>
 /// <param name="ChunksTotal">Windows the run evaluates.</param>
 /// <param name="RunningPerplexity">The perplexity over the windows done so far.</param>
-public readonly record struct PerplexityProgress(int ChunksDone, int ChunksTotal, double RunningPerplexity);
+internal readonly record struct PerplexityProgress(int ChunksDone, int ChunksTotal, double RunningPerplexity);
 
 /// <summary>The outcome of a perplexity run.</summary>
 /// <param name="Perplexity">exp(<paramref name="MeanNll"/>).</param>
@@ -28,7 +28,7 @@ public readonly record struct PerplexityProgress(int ChunksDone, int ChunksTotal
 /// <param name="SeqLen">Tokens per window.</param>
 /// <param name="TextTokens">Tokens in the whole text, evaluated or not.</param>
 /// <param name="Elapsed">Wall time of the run, the base model's windows included.</param>
-public sealed record PerplexityResult(
+internal sealed record PerplexityResult(
     double Perplexity,
     double MeanNll,
     long PredictedTokens,
@@ -51,4 +51,4 @@ public sealed record PerplexityResult(
 /// <param name="MaxKl">The largest per-token KL.</param>
 /// <param name="Top1Agreement">Fraction of predicted tokens, 0 to 1, where both models' argmax is the same token.</param>
 /// <param name="BasePerplexity">The base model's perplexity on the same tokens.</param>
-public sealed record ComparisonResult(double MeanKl, double KlP99, double MaxKl, double Top1Agreement, double BasePerplexity);
+internal sealed record ComparisonResult(double MeanKl, double KlP99, double MaxKl, double Top1Agreement, double BasePerplexity);

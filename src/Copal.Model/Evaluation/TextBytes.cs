@@ -8,7 +8,7 @@ namespace Copal.Model.Evaluation;
 /// input, or a device such as /dev/zero that never ends) failed deep in .NET, as an "internal error" out of memory,
 /// after reading gigabytes; it is refused as soon as the limit is passed, naming the input and the limit.
 /// </summary>
-public static class TextBytes
+internal static class TextBytes
 {
     /// <summary>The most bytes read: the longest string .NET holds, which UTF-8 text of this many bytes never exceeds.</summary>
     public const int MaxBytes = 0x3FFFFFDF;

@@ -16,7 +16,7 @@ public enum TextLayout
 }
 
 /// <summary>Reads evaluation and calibration text with strict UTF-8 and clear errors, its line ends as the references read them (<see cref="Tokenization.LineEnds"/>).</summary>
-public static class TextDataset
+internal static class TextDataset
 {
     /// <summary>
     /// The text of the file <paramref name="path"/>, laid out as <paramref name="layout"/> says (<see cref="TextLayout.Documents"/>

@@ -4,7 +4,7 @@ namespace Copal.Model.Generation;
 /// PCG-XSH-RR 32-bit generator. Copal's own rather than System.Random so that a seed gives the same
 /// samples on every .NET version: same inputs, same output bytes.
 /// </summary>
-public sealed class Pcg32
+internal sealed class Pcg32
 {
     private const ulong Multiplier = 6364136223846793005UL;
     private const ulong Increment = 1442695040888963407UL;

@@ -5,7 +5,7 @@ using Copal.Model.Tokenization;
 namespace Copal.Model.Generation;
 
 /// <summary>The token ids that end a generation, gathered where Hugging Face's generate finds them.</summary>
-public static class StopTokens
+internal static class StopTokens
 {
     /// <summary>
     /// config.json's <c>eos_token_id</c>, generation_config.json's (an instruct model's end-of-turn tokens, often only

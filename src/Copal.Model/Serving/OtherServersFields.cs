@@ -10,7 +10,7 @@ namespace Copal.Model.Serving;
 /// <see cref="Chat.CopalChatClient"/> as an entry of <c>ChatOptions.AdditionalProperties</c>, where a caller of an
 /// OpenAI-compatible server puts them.
 /// </summary>
-public static class OtherServersFields
+internal static class OtherServersFields
 {
     private static readonly (string Name, Func<JsonElement, bool> IsNeutral, string Instead)[] s_fields =
     [

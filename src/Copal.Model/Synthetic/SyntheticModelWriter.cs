@@ -14,7 +14,7 @@ namespace Copal.Model.Synthetic;
 /// initializes them, norms = 1 (on Gemma, which stores offsets from 1, 0). Streams tensor by tensor, so a 7B model never sits in memory. Seeded: the same
 /// seed gives the same bytes.
 /// </summary>
-public static class SyntheticModelWriter
+internal static class SyntheticModelWriter
 {
     private const double InitStd = 0.02;
     private const int ChunkElements = 1 << 20;

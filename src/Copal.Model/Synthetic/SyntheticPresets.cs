@@ -3,7 +3,7 @@ using Copal.Model.Config;
 namespace Copal.Model.Synthetic;
 
 /// <summary>Real LLaMA shapes for synthetic models (random weights) used by benchmarks and scale tests.</summary>
-public static class SyntheticPresets
+internal static class SyntheticPresets
 {
     /// <summary>Preset names and their configs.</summary>
     public static IReadOnlyDictionary<string, LlamaConfig> All { get; } = new Dictionary<string, LlamaConfig>(StringComparer.OrdinalIgnoreCase)

@@ -7,7 +7,7 @@ namespace Copal.Model.Tokenization;
 /// with "\r\n": tokenized as bytes, every "\r" became a token of its own (TinyStories' perplexity nearly doubled
 /// against the reference's on the same file), and a template's "\r" went into every prompt.
 /// </summary>
-public static class LineEnds
+internal static class LineEnds
 {
     /// <summary><paramref name="text"/> with "\r\n" and lone "\r" as "\n"; the same string where it holds no "\r".</summary>
     public static string AsNewlines(string text)

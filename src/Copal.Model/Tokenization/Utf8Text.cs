@@ -5,7 +5,7 @@ using System.Text.Unicode;
 namespace Copal.Model.Tokenization;
 
 /// <summary>Strict UTF-8 decoding for text that is about to be tokenized.</summary>
-public static class Utf8Text
+internal static class Utf8Text
 {
     /// <summary>
     /// Decodes <paramref name="bytes"/> as UTF-8 and throws a <see cref="TokenizerException"/> naming

@@ -8,7 +8,7 @@ namespace Copal.Model.Weights;
 /// it a model of wider heads loaded in full and failed at its first forward pass; <c>copal serve</c> then reported
 /// healthy and answered every request with a 400 as if the request were at fault.
 /// </summary>
-public static class DeviceAttentionFit
+internal static class DeviceAttentionFit
 {
     /// <summary>
     /// Throws <see cref="ModelConfigException"/> naming <paramref name="configPath"/> when the model's head dimension

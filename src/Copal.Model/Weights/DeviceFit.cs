@@ -7,7 +7,7 @@ namespace Copal.Model.Weights;
 /// Whether a checkpoint's weights can fit in a device's memory at all, asked before the first one is uploaded: a
 /// model several times the device's size would otherwise fail, minutes into its upload, on whichever tensor ran out.
 /// </summary>
-public static class DeviceFit
+internal static class DeviceFit
 {
     /// <summary>
     /// Throws <see cref="DeviceOutOfMemoryException"/> when the tensors' stored bytes (what a device backend holds:

@@ -8,7 +8,7 @@ namespace Copal.Model.Weights;
 /// greedy decoding, sampling and perplexity then print garbage while exiting 0. The scan reads every weight once,
 /// vectorized (<see cref="NonFinite"/>) and spread over the cores in chunks.
 /// </summary>
-public static class FiniteWeights
+internal static class FiniteWeights
 {
     private const long ChunkElements = 1L << 22;
 

@@ -9,7 +9,7 @@ namespace Copal.Model.Weights;
 /// than the files hold; fewer would be missing tensors, and a config that claims 2^31 layers would first have every
 /// per-layer loop run that long. Both are refused naming the last layer the files hold.
 /// </summary>
-public static class LayerCount
+internal static class LayerCount
 {
     private const string Prefix = "model.layers.";
 

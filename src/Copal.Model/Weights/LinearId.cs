@@ -20,7 +20,7 @@ public enum LinearId
 }
 
 /// <summary>Facts about <see cref="LinearId"/> values.</summary>
-public static class LinearIds
+internal static class LinearIds
 {
     /// <summary>All seven, in data-flow order.</summary>
     public static IReadOnlyList<LinearId> All { get; } =

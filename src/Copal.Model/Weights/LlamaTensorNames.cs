@@ -1,7 +1,7 @@
 namespace Copal.Model.Weights;
 
 /// <summary>The one place that knows Hugging Face's tensor names for LLaMA-family checkpoints.</summary>
-public static class LlamaTensorNames
+internal static class LlamaTensorNames
 {
     /// <summary>The token embedding. // [vocab, hidden]</summary>
     public const string Embedding = "model.embed_tokens.weight";

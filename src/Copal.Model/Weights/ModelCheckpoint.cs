@@ -9,7 +9,7 @@ namespace Copal.Model.Weights;
 /// the architecture stores: Phi-3's fused qkv_proj and gate_up_proj are seen as their q/k/v and gate/up row ranges,
 /// without a copy. Folders that already hold the separate projections (a compact Phi-3 keeps them so) open as they are.
 /// </summary>
-public static class ModelCheckpoint
+internal static class ModelCheckpoint
 {
     /// <summary>Opens <paramref name="directory"/>'s weights for the model <paramref name="config"/> describes.</summary>
     /// <exception cref="SafetensorsException">The files are unreadable, or a fused tensor has the wrong number of rows.</exception>
@@ -92,13 +92,13 @@ public static class ModelCheckpoint
 /// <param name="DType">The parts' dtype.</param>
 /// <param name="Shape">The parts' shape, or for a fused tensor [the parts' rows summed, their columns].</param>
 /// <param name="Parts">The tensors whose bytes, one after the other, are this one's.</param>
-public sealed record WrittenTensor(string Name, DType DType, long[] Shape, IReadOnlyList<string> Parts);
+internal sealed record WrittenTensor(string Name, DType DType, long[] Shape, IReadOnlyList<string> Parts);
 
 /// <summary>
 /// The other way of <see cref="ModelCheckpoint"/>: how tensors read under LLaMA's names are written back in the
 /// layout the architecture stores, so a Phi-3 that was pruned or densified is still a Phi-3 that Hugging Face loads.
 /// </summary>
-public static class StoredLayout
+internal static class StoredLayout
 {
     /// <summary>
     /// The tensors to write for <paramref name="tensors"/> (name, dtype, shape, in the order read): each as it is, except

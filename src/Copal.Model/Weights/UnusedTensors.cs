@@ -11,7 +11,7 @@ namespace Copal.Model.Weights;
 /// beside attention_bias false (a Qwen2 checkpoint whose config says LlamaForCausalLM), q/k norms of a Qwen3 under a
 /// LLaMA config. transformers drops them with a warning; here they are refused, naming the first.
 /// </summary>
-public static class UnusedTensors
+internal static class UnusedTensors
 {
     // transformers recomputes RoPE's inverse frequencies and ignores the stored buffer that older exports wrote.
     private const string RotaryBuffer = ".rotary_emb.inv_freq";

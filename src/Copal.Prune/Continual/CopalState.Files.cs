@@ -13,7 +13,7 @@ namespace Copal.Prune.Continual;
 public sealed partial class CopalState
 {
     /// <summary>The manifest as it would be written now.</summary>
-    public CopalStateManifest Manifest() => new(
+    internal CopalStateManifest Manifest() => new(
         FormatName, FormatVersion, ParentHash, Continual.ParentHash.Scheme, ParentModel,
         new CopalManifestOptions(Options.Sensitivity.ToString().ToLowerInvariant(), Options.Accumulate.ToString().ToLowerInvariant(), Options.Decay, Options.Update, Options.PercentDamp,
             CopalOptions.MaskName(Options.Mask), CopalOptions.UpstreamName(Options.ResolvedUpstream), Options.ResolvedDenseTarget),
@@ -151,7 +151,7 @@ public sealed partial class CopalState
     /// (<see cref="StagedFiles.Follow"/>): its record is written here too, so a full disk then fails as a copy that
     /// does not fit does, naming the folder, and leaves nothing.
     /// </summary>
-    public static StagedFiles StageCopy(string fromDirectory, string toDirectory, string? outputTwin = null)
+    internal static StagedFiles StageCopy(string fromDirectory, string toDirectory, string? outputTwin = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(fromDirectory);
         return Stage(toDirectory, (tensorsPath, manifestPath) =>

@@ -12,7 +12,7 @@ namespace Copal.Prune.Continual;
 /// <param name="Linears">Every linear in the state with its weight shape.</param>
 /// <param name="CreatedUtc">When the run started (ISO 8601).</param>
 /// <param name="UpdatedUtc">When this file was written (ISO 8601).</param>
-public sealed record CopalStateManifest(
+internal sealed record CopalStateManifest(
     string Format,
     int FormatVersion,
     string ParentHash,
@@ -54,4 +54,4 @@ public sealed record CopalStepRecord(int Step, IReadOnlyList<string> Sources, st
 /// <param name="Name">The weight's tensor name.</param>
 /// <param name="Rows">Output features.</param>
 /// <param name="Cols">Input features.</param>
-public sealed record CopalLinearRecord(string Name, int Rows, int Cols);
+internal sealed record CopalLinearRecord(string Name, int Rows, int Cols);

@@ -11,7 +11,7 @@ namespace Copal.Prune.Continual;
 /// weight changes it) and independent of sharding, header order and file metadata; it reads the weights once
 /// (memory-mapped), which costs about as much as loading the model.
 /// </summary>
-public static class ParentHash
+internal static class ParentHash
 {
     /// <summary>A one-line description of what is hashed, stored in the manifest.</summary>
     public const string Scheme = "sha256(config.json bytes; then per tensor in ordinal name order: name, dtype, shape, raw bytes)";

@@ -5,7 +5,7 @@ namespace Copal.Prune.Continual;
 /// s_ij = w_ij²·c_j with the same w_ij ≥ 0 factor at every step, Σ_t and max_t of s_ij are w_ij² times Σ_t and
 /// max_t of c_j, so the compact state loses nothing.
 /// </summary>
-public static class SensitivityAccumulator
+internal static class SensitivityAccumulator
 {
     /// <summary>
     /// Folds a step's normalized column sensitivity <paramref name="step"/> into <paramref name="accumulated"/>:

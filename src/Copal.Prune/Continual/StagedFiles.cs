@@ -6,7 +6,7 @@ namespace Copal.Prune.Continual;
 /// Files written under temporary names beside where they belong, renamed into place together by <see cref="Commit"/>;
 /// disposing uncommitted ones deletes them, so the previous files stay as they were.
 /// </summary>
-public sealed class StagedFiles : IDisposable
+internal sealed class StagedFiles : IDisposable
 {
     private readonly string[] _final;
     private bool _committed;

@@ -42,7 +42,7 @@ public sealed record CalibrationMemoryEstimate(int Samples, int SeqLen, long Act
 }
 
 /// <summary>Estimates a pruning run's memory up front (<see cref="CalibrationMemoryEstimate"/>) and refuses runs that cannot fit.</summary>
-public static class CalibrationMemory
+internal static class CalibrationMemory
 {
     /// <summary>
     /// Bytes of one stored element of the decoder layers' linears (the widest, where they differ), which a pruned copy

@@ -14,7 +14,7 @@ namespace Copal.Prune.Driver;
 /// bitmask holding the values a row keeps, or as N:M where its mask could be 2:4 (whichever is larger); every other
 /// tensor dense. Zeros the dense model already had only make the copy smaller, so this is an upper bound.
 /// </summary>
-public static class CompactProjection
+internal static class CompactProjection
 {
     /// <param name="tensors">The pruned model's tensors (the dense model's names, dtypes and shapes).</param>
     /// <param name="config">The model's config: which tensors are its decoder linears.</param>

@@ -56,7 +56,7 @@ public interface ILinearPruner
 }
 
 /// <summary>Runs a stateless baseline method (magnitude, Wanda, SparseGPT) as a linear pruner.</summary>
-public sealed class MethodPruner(IPruningMethod method) : ILinearPruner
+internal sealed class MethodPruner(IPruningMethod method) : ILinearPruner
 {
     /// <inheritdoc/>
     public string Name => method.Name;

@@ -16,7 +16,7 @@ namespace Copal.Prune.Driver;
 /// its outputs become the next layer's inputs. Only the current layer's pruned weights exist in memory; the dense
 /// weights stay memory-mapped, and each finished layer is streamed to the output at once.
 /// </summary>
-public sealed class LayerwisePruner
+internal sealed class LayerwisePruner
 {
     private static readonly LinearId[][] s_sequentialGroups =
     [

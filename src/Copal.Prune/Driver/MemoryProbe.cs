@@ -8,7 +8,7 @@ namespace Copal.Prune.Driver;
 /// checkpoints (those are page cache the kernel can drop, and they would make every run look as big as the model).
 /// Read from /proc/self/status on Linux; elsewhere the working set, which includes mapped pages.
 /// </summary>
-public static class MemoryProbe
+internal static class MemoryProbe
 {
     /// <summary>Bytes of anonymous resident memory now (RssAnon on Linux; the working set elsewhere).</summary>
     public static long AnonymousBytes()

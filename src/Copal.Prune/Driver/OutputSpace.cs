@@ -8,4 +8,4 @@ namespace Copal.Prune.Driver;
 /// model in the free-space check made before the pruning: what it is, and its bytes given the pruned model's tensors
 /// (a compact copy's, <see cref="CompactProjection"/>).
 /// </summary>
-public sealed record OutputSpace(string What, Func<IReadOnlyList<TensorSpec>, long> Bytes);
+internal sealed record OutputSpace(string What, Func<IReadOnlyList<TensorSpec>, long> Bytes);

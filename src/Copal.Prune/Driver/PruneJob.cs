@@ -57,7 +57,7 @@ public sealed record PruneRequest(
     /// What <see cref="BeforeCommit"/> writes on the output's file system, counted with the model in the free-space
     /// check made before the pruning (a run that would fill the disk at its end fails at its start): empty for nothing.
     /// </summary>
-    public IReadOnlyList<OutputSpace> BeforeCommitSpace { get; init; } = [];
+    internal IReadOnlyList<OutputSpace> BeforeCommitSpace { get; init; } = [];
 
     /// <summary>
     /// Refuses a request with a null field (a record's positional fields and <c>with</c> take null at run time) before

@@ -16,7 +16,7 @@ namespace Copal.Prune.Driver;
 /// The tensors are written in the layout the input stores (<see cref="StoredLayout"/>): a Phi-3's q, k and v, read
 /// apart, go back into one qkv_proj (gate and up into gate_up_proj), so the output is a Phi-3 as the input was.
 /// </summary>
-public sealed class PrunedModelWriter : IDisposable
+internal sealed class PrunedModelWriter : IDisposable
 {
     /// <summary>
     /// Files copied unchanged from the input folder when present: the config, and the files a Hugging Face tokenizer

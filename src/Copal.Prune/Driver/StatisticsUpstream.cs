@@ -26,7 +26,7 @@ public enum StatisticsUpstream
 }
 
 /// <summary>What the layer-sequential driver collects for each <see cref="StatisticsUpstream"/>.</summary>
-public static class StatisticsUpstreamExtensions
+internal static class StatisticsUpstreamExtensions
 {
     /// <summary>Whether the statistics come through both upstreams, with the dense side attached.</summary>
     public static bool CollectsBoth(this StatisticsUpstream upstream) => upstream is StatisticsUpstream.Mixed or StatisticsUpstream.DensePast;

@@ -9,7 +9,7 @@ namespace Copal.Prune;
 /// [rows, cols] like the scores; selected entries are set to true, others are left untouched.
 /// Scores must not be NaN.
 /// </summary>
-public static class MaskSelection
+internal static class MaskSelection
 {
     /// <summary>In every row, marks the <paramref name="countPerRow"/> lowest scores.</summary>
     public static void PruneLowestPerRow(ReadOnlySpan<double> scores, int rows, int cols, int countPerRow, Span<bool> pruneMask)

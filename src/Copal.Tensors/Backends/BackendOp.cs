@@ -47,7 +47,7 @@ public enum BackendOp
 /// A backend that may lack some ops. <see cref="CpuFallbackBackend"/> runs the missing ones on the CPU; calling a
 /// missing op on the backend itself throws <see cref="NotSupportedException"/>.
 /// </summary>
-public interface IPartialBackend : IBackend
+internal interface IPartialBackend : IBackend
 {
     /// <summary>True when <paramref name="op"/> runs on this backend's device.</summary>
     bool Supports(BackendOp op);

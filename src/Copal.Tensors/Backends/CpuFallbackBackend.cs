@@ -5,7 +5,7 @@ namespace Copal.Tensors.Backends;
 /// the outputs uploaded back. Each missing op is announced once through <see cref="Log"/>, so a slow path is never
 /// silent. Ops the device has pass straight through.
 /// </summary>
-public sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
+internal sealed class CpuFallbackBackend : IBackend, ISparseWeightLoader
 {
     private readonly IPartialBackend _primary;
     private readonly Lazy<IBackend> _cpu;

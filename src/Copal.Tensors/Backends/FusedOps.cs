@@ -4,7 +4,7 @@ namespace Copal.Tensors.Backends;
 /// The fused ops of <see cref="IBackend"/> as the sequences of plain ops they stand for: the default bodies, and what
 /// a wrapper runs when its device lacks the fused op.
 /// </summary>
-public static class FusedOps
+internal static class FusedOps
 {
     /// <summary><see cref="IBackend.MatMulTriple"/> as three <see cref="IBackend.MatMul"/> calls on <paramref name="b"/>.</summary>
     public static void MatMulTriple(IBackend b, DeviceBuffer x, DeviceWeight w0, DeviceBuffer y0, DeviceWeight w1, DeviceBuffer y1, DeviceWeight w2, DeviceBuffer y2, int rows)

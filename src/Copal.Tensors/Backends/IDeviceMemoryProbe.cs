@@ -5,7 +5,7 @@ namespace Copal.Tensors.Backends;
 /// memory, so that rate, not the host's (<see cref="Kernels.MemoryBandwidth"/>), is the ceiling its speed is set
 /// against. The specified rate, where the driver gives it, is <see cref="BackendInfo.NominalMemoryBytesPerSecond"/>.
 /// </summary>
-public interface IDeviceMemoryProbe
+internal interface IDeviceMemoryProbe
 {
     /// <summary>
     /// Reads a device buffer of about <paramref name="bytes"/> bytes once per round with a streaming kernel, timed on

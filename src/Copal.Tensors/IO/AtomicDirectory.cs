@@ -4,7 +4,7 @@ namespace Copal.Tensors.IO;
 /// Builds an output folder under a temporary sibling name and moves it into place only when complete, so an error
 /// or Ctrl-C never leaves a half-written model behind. Dispose without <see cref="Commit"/> deletes the temporary folder.
 /// </summary>
-public sealed class AtomicDirectory : IDisposable
+internal sealed class AtomicDirectory : IDisposable
 {
     private bool _committed;
 

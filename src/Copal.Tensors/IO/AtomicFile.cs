@@ -8,7 +8,7 @@ namespace Copal.Tensors.IO;
 /// through: the temporary file lies beside the file it names, and the link stays. A stream (/dev/null, a named pipe,
 /// /dev/stdout: <see cref="FileKind"/>) is written into, never replaced.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// Checks that <paramref name="path"/> can be written as a file: it is not a folder, and a file can be created in

@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// memory until the process runs out. A named pipe given as a path is refused before it is opened
 /// (<see cref="FileKind.IsNamedPipe"/>): these files are a model's, which nothing writes as they are read.
 /// </summary>
-public static class BoundedFile
+internal static class BoundedFile
 {
     /// <summary>
     /// The bound of a model's side files: ten times the largest tokenizer.json published (Gemma 3's, 33 MB); configs
@@ -105,4 +105,4 @@ public static class BoundedFile
 }
 
 /// <summary>A file read whole holds more than what it should be can (<see cref="BoundedFile"/>); an IOException, so read failures' handlers take it.</summary>
-public sealed class FileTooLargeToReadException(string message) : IOException(message);
+internal sealed class FileTooLargeToReadException(string message) : IOException(message);

@@ -20,7 +20,7 @@ namespace Copal.Tensors.IO;
 /// elsewhere), and the twin's bytes (a manifest stamped with its save time) tell the right file from any other. One that cannot be read whole was being written when the run was killed, before
 /// the output's rename: its staged files are dropped.
 /// </remarks>
-public static class CommitRecord
+internal static class CommitRecord
 {
     // Every record this process wrote; a run stopped at once settles those still there (TemporaryNames.RemoveOwn).
     private static readonly System.Collections.Concurrent.ConcurrentQueue<string> s_own = new();

@@ -10,7 +10,7 @@ namespace Copal.Tensors.IO;
 /// lenient ones take for text. Where a value can be missing, the writer says why beside it. Reading takes null as NaN
 /// and still accepts the named literals of files written before.
 /// </summary>
-public static class CopalJson
+internal static class CopalJson
 {
     /// <summary>
     /// New settings: <paramref name="indented"/> output, snake_case property names unless <paramref name="snakeCase"/>

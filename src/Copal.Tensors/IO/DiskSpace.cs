@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// both sizes, instead of hours later (where it would still leave nothing behind). Outputs are folders that may not
 /// exist yet: each is judged by the nearest folder above it that does, the file system it will be made on.
 /// </summary>
-public static class DiskSpace
+internal static class DiskSpace
 {
     /// <summary>
     /// Refuses <paramref name="bytes"/> of <paramref name="what"/> for the folder <paramref name="path"/> (named

@@ -9,7 +9,7 @@ namespace Copal.Tensors.IO;
 /// come back from a crash with the new name pointing at an empty or partial file: the old output gone, the new one
 /// not there. Flushing data the writer already flushed (a safetensors file) costs next to nothing.
 /// </summary>
-public static class Durable
+internal static class Durable
 {
     // errno values for "this object cannot be flushed" (a folder on some file systems, a read-only file system):
     // nothing is held back in memory there, so there is nothing to lose.

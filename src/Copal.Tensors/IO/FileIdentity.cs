@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// file system (vfat, exFAT, ext4 with casefold) takes <c>Llama</c> and <c>llama</c> for one name. Known on Linux
 /// (<see cref="Statx"/>); elsewhere <see cref="Of"/> knows none, and paths are compared as spelled.
 /// </summary>
-public readonly record struct FileIdentity(ulong Device, ulong Inode)
+internal readonly record struct FileIdentity(ulong Device, ulong Inode)
 {
     /// <summary>The identity of what <paramref name="path"/> names, links followed; null where it does not exist or this system cannot tell.</summary>
     public static unsafe FileIdentity? Of(string path)

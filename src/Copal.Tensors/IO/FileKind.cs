@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// otherwise are, would replace /dev/null or a named pipe with a plain file. .NET reports no file type, so on Linux
 /// this asks the kernel (<see cref="Statx"/>); elsewhere nothing counts as a stream.
 /// </summary>
-public static unsafe class FileKind
+internal static unsafe class FileKind
 {
     private const int TypeMask = 0xF000;
     private const int Regular = 0x8000;

@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// own (a few dozen bytes), and a Hugging Face cache's snapshot links every file to its blob: its 9 MB tokenizer.json
 /// passed a free-space check as 49 bytes, and its weights chose to be read into memory however large they were.
 /// </summary>
-public static class FileLength
+internal static class FileLength
 {
     /// <summary>The length of the file <paramref name="path"/> names (its final target where it is a link); 0 where there is none.</summary>
     public static long Of(string path)

@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// f32 arrays to and from streams as their raw bytes, in pieces: an array may pass 2 GiB of bytes (a 28,672-column
 /// cross term is 3.3 GB) where no span of bytes reaches.
 /// </summary>
-public static class FloatStreams
+internal static class FloatStreams
 {
     /// <summary>Floats per piece (64 MiB).</summary>
     internal const int PieceFloats = 1 << 24;

@@ -10,7 +10,7 @@ namespace Copal.Tensors.IO;
 /// leaving nothing behind. On Windows a writer holds a lock file in its folder, opened unshared and deleted as it is
 /// closed; a reader takes no lock there.
 /// </summary>
-public sealed class FolderLock : IDisposable
+internal sealed class FolderLock : IDisposable
 {
     private readonly int _fd; // the folder, open and locked (Linux, macOS); -1 when none
     private readonly FileStream? _file; // a writer's lock file (Windows)

@@ -7,7 +7,7 @@ namespace Copal.Tensors.IO;
 /// pass over the weights, and a prune reads the tokenizer and config before the weights: a replacement between would
 /// mix two models in the output. The replacing run is refused while this lock is held, and this run while it works.
 /// </summary>
-public static class InputFolderLock
+internal static class InputFolderLock
 {
     /// <summary>
     /// Locks <paramref name="input"/> shared with other readers; null where it is not a folder or cannot be opened (this

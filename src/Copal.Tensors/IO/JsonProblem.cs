@@ -8,7 +8,7 @@ namespace Copal.Tensors.IO;
 /// System.Text.Json's message ends with its own coordinates, counted from 0 (" LineNumber: 0 | BytePositionInLine:
 /// 8."), which would contradict the ones given here; they are cut, and a property path it names is kept.
 /// </summary>
-public static partial class JsonProblem
+internal static partial class JsonProblem
 {
     [GeneratedRegex(@"\s*(?:Path: (?<path>\S+) \| )?LineNumber: \d+ \| BytePositionInLine: \d+\.?\s*$")]
     private static partial Regex ReaderCoordinates();

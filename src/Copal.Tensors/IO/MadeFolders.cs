@@ -4,7 +4,7 @@ namespace Copal.Tensors.IO;
 /// The folders a run makes above an output it writes (<c>-o a/b/out</c> makes a and b), so that a run ending without
 /// its output (an error, a cancellation) removes them again instead of leaving empty folders behind.
 /// </summary>
-public static class MadeFolders
+internal static class MadeFolders
 {
     /// <summary>Creates <paramref name="directory"/> with its missing parents; returns the folders it made, deepest first.</summary>
     public static IReadOnlyList<string> Create(string directory)

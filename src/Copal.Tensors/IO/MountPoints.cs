@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// answers "device or resource busy"), so an output written beside it and renamed into place cannot land there.
 /// Linux reads <c>/proc/self/mountinfo</c>; elsewhere nothing is known and every folder is taken as an ordinary one.
 /// </summary>
-public static class MountPoints
+internal static class MountPoints
 {
     private const string MountInfo = "/proc/self/mountinfo";
 

@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// terminal: line breaks as \n and \r, every other control character as \uXXXX. Printed as it is, an escape sequence
 /// would reach the terminal and a line break or line separator would break the one line an error promises.
 /// </summary>
-public static class OneLine
+internal static class OneLine
 {
     /// <summary><paramref name="text"/> with its control characters escaped; a tab stays a tab, \r\n is one \n.</summary>
     public static string Of(string text)

@@ -12,7 +12,7 @@ namespace Copal.Tensors.IO;
 /// holder is disposed; a later holder adds the folders made in it since. The folders in it are locked in name order up
 /// to the first that --force does not replace (the output is refused for it).
 /// </summary>
-public sealed class OutputFolderLock : IDisposable
+internal sealed class OutputFolderLock : IDisposable
 {
     private static readonly Lock s_gate = new();
     private static readonly Dictionary<string, Held> s_held = new(StringComparer.Ordinal);

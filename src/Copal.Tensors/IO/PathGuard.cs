@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// one (replacing it with --force would delete it), however either is spelled: links are resolved first, and folders
 /// are compared on disk too (a bind mount, a case-insensitive file system).
 /// </summary>
-public static class PathGuard
+internal static class PathGuard
 {
     /// <summary>
     /// Throws unless <paramref name="output"/> and <paramref name="input"/> are apart.

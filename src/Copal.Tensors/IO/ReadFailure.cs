@@ -6,7 +6,7 @@ namespace Copal.Tensors.IO;
 /// that refuses the new file, while reading it is a file that is not there, most often a link to nothing or a file
 /// removed after its folder was listed (the checks before the read saw its name).
 /// </summary>
-public static class ReadFailure
+internal static class ReadFailure
 {
     /// <summary>How <see cref="Reason"/> words a file that is not there.</summary>
     public const string Missing = "no such file (a link to a file that does not exist, or one removed since)";

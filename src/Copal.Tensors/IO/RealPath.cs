@@ -5,7 +5,7 @@ namespace Copal.Tensors.IO;
 /// ".." applied after the link before them, as the kernel does. Two spellings of one folder resolve to the same
 /// string, which is what comparing an output with the inputs needs.
 /// </summary>
-public static class RealPath
+internal static class RealPath
 {
     // As Linux's MAXSYMLINKS: a chain longer than this is a loop.
     private const int MaxLinks = 40;

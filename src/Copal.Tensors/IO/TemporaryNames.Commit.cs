@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Copal.Tensors.IO;
 
 // Settling the commit records (CommitRecord) of killed runs.
-public static partial class TemporaryNames
+internal static partial class TemporaryNames
 {
     /// <summary>
     /// Settles each commit record in <paramref name="directory"/> whose owning process is gone

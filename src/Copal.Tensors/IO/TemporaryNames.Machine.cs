@@ -4,7 +4,7 @@ using System.Text;
 namespace Copal.Tensors.IO;
 
 // Which machine and which boot of it a temporary name's pids belong to.
-public static partial class TemporaryNames
+internal static partial class TemporaryNames
 {
     /// <summary>
     /// What a name's owner part says of where it was made, against where this process runs: only a name of this machine

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Copal.Tensors.IO;
 
 // Putting back a previous output that a killed run had moved aside.
-public static partial class TemporaryNames
+internal static partial class TemporaryNames
 {
     /// <summary>
     /// Moves each "old" folder in <paramref name="directory"/> whose owning process is gone back to the name it was

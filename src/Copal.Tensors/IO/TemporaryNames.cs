@@ -14,7 +14,7 @@ namespace Copal.Tensors.IO;
 /// namespace (another container sharing the folder) or another machine (sharing it over the network) is never judged,
 /// since its pids mean other processes; one of this machine's earlier boot is a leftover, whatever its pid.
 /// </summary>
-public static partial class TemporaryNames
+internal static partial class TemporaryNames
 {
     private static long s_sequence;
     private static readonly Lazy<string> s_namespace = new(PidNamespace);

@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Residual connection and bias: element-wise sums.</summary>
-public static class Add
+internal static class Add
 {
     /// <summary>destination[i] = a[i] + b[i]; destination may be a or b (the same span, not a shifted overlap).</summary>
     public static void Compute(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> destination)

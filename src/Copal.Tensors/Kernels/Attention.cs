@@ -7,7 +7,7 @@ namespace Copal.Tensors.Kernels;
 /// Causal grouped-query attention over a KV cache. Work items are (row, head) pairs, item = row·heads + head, so
 /// threads split rows × heads evenly even for one decode row.
 /// </summary>
-public static class Attention
+internal static class Attention
 {
     /// <summary>Scratch floats one worker needs: one score per attended position (at most a window's).</summary>
     public static int ScratchLength(in AttentionShape shape) =>

@@ -19,7 +19,7 @@ namespace Copal.Tensors.Kernels;
 /// Head dims below <see cref="SmallHeadDim"/> skip both GEMMs: each row's scores, softmax and weighted sum of V are
 /// computed directly (see <c>RunSmallHeadItem</c>).
 /// </remarks>
-public static unsafe class BlockedAttention
+internal static unsafe class BlockedAttention
 {
     /// <summary>Query rows per work item (a multiple of the register tile's rows).</summary>
     public const int BlockRows = 4 * GemmMicroKernel.MR;

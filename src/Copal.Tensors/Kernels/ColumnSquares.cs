@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Wanda's input statistic: squared column norms of X, accumulated.</summary>
-public static class ColumnSquares
+internal static class ColumnSquares
 {
     /// <summary>sums[c] += Σ_r x[r, c]² for columns [colStart, colEnd) of x [rows, sums.Length].</summary>
     public static void Accumulate(ReadOnlySpan<float> x, int rows, Span<float> sums, int colStart, int colEnd)

@@ -7,7 +7,7 @@ namespace Copal.Tensors.Kernels;
 /// tile (<see cref="Gram"/> is the symmetric case A = B and computes half of it). Asymmetric calibration needs it: the
 /// cross term between a layer's input through the dense upstream and through the pruned one.
 /// </summary>
-public static unsafe class CrossGram
+internal static unsafe class CrossGram
 {
     /// <summary>Depth (rows of A and B) of one packed slab.</summary>
     private const int KC = 256;

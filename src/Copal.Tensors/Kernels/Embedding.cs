@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Token embedding lookup: rows of a [vocab, dim] table in any weight dtype, converted to f32.</summary>
-public static unsafe class Embedding
+internal static unsafe class Embedding
 {
     /// <summary>destination[t, :] = table[tokens[t], :] for every t; throws naming the token that is out of range.</summary>
     public static void Lookup(in WeightMatrix table, ReadOnlySpan<int> tokens, Span<float> destination)

@@ -11,7 +11,7 @@ namespace Copal.Tensors.Kernels;
 /// <see cref="SiluMul"/> already vectorizes, and no tanh (which Vector256 lacks). Saturates cleanly: for very negative
 /// g, e^(−2z) overflows to +∞ and the result is −0; for very positive g it is g.
 /// </remarks>
-public static class GeluTanhMul
+internal static class GeluTanhMul
 {
     /// <summary>2·√(2/π): the factor of (g + 0.044715·g³) in the exponent.</summary>
     public const float TwoSqrtTwoOverPi = 1.5957691216057308f;

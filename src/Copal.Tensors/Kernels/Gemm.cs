@@ -10,7 +10,7 @@ namespace Copal.Tensors.Kernels;
 /// register tile of <see cref="GemmMicroKernel"/> runs over every sliver pair. One KC×NR weight sliver and one
 /// KC×MR X sliver fit in L1; the NC×KC weight block in L2.
 /// </summary>
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>Depth of one packed slab (f32 elements).</summary>
     internal const int KC = 256;

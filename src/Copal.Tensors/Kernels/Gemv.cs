@@ -11,7 +11,7 @@ namespace Copal.Tensors.Kernels;
 /// from memory (`probe batch`, docs/performance.md). The Vector256 path keeps four rows at a time; BF16 weights
 /// take <see cref="Bf16PairGemv"/> there.
 /// </summary>
-public static unsafe class Gemv
+internal static unsafe class Gemv
 {
     /// <summary>
     /// Computes y[j] for j in [<paramref name="rowStart"/>, <paramref name="rowEnd"/>); <paramref name="y"/> is indexed by j.

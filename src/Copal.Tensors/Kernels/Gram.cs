@@ -7,7 +7,7 @@ namespace Copal.Tensors.Kernels;
 /// operands, so packing reads rows of X contiguously; only tiles on or above the diagonal are computed (half the
 /// flops) and each off-diagonal tile is added to both halves, which keeps the result exactly symmetric.
 /// </summary>
-public static unsafe class Gram
+internal static unsafe class Gram
 {
     /// <summary>Depth (rows of X) of one packed slab.</summary>
     private const int KC = 256;

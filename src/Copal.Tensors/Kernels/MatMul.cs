@@ -1,7 +1,7 @@
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Y[n, out] = X[n, in] · Wᵀ over all threads: <see cref="Gemv"/> for one row, <see cref="FewRows"/> for a few, <see cref="Gemm"/> otherwise.</summary>
-public static unsafe class MatMul
+internal static unsafe class MatMul
 {
     /// <summary>
     /// Multiply-adds per thread below which a call stays on the calling thread: about 10–20 µs of work, the cost

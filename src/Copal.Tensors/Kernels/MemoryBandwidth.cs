@@ -10,7 +10,7 @@ namespace Copal.Tensors.Kernels;
 /// a buffer far larger than the last-level cache with the widest vectors and several accumulators, spread over the
 /// same worker pool and claimable parts as the kernels, so the probe is no weaker than the GEMV it judges.
 /// </summary>
-public static unsafe class MemoryBandwidth
+internal static unsafe class MemoryBandwidth
 {
     /// <summary>
     /// Best GB/s (10^9 bytes per second) over <paramref name="repeats"/> reads of a <paramref name="bytes"/> buffer,

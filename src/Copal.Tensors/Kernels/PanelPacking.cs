@@ -9,7 +9,7 @@ namespace Copal.Tensors.Kernels;
 /// memory (<see cref="WeightResidence.Memory"/>), on machines whose Vector512 is hardware: its decode kernels
 /// (<see cref="PanelGemv"/>) are Vector512 code.
 /// </summary>
-public static unsafe class PanelPacking
+internal static unsafe class PanelPacking
 {
     /// <summary>Whether packing pays here: the panel kernels are Vector512 code, emulated (slowly) where it is not hardware.</summary>
     public static bool Worthwhile(int rows, int cols) =>

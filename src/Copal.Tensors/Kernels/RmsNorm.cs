@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>RMS normalization as Hugging Face LlamaRMSNorm computes it in f32: y = w · (x · rsqrt(mean(x²) + eps)).</summary>
-public static class RmsNorm
+internal static class RmsNorm
 {
     /// <summary>One row: destination[i] = weight[i] · (x[i] · 1/sqrt(mean(x²) + eps)). destination may alias x.</summary>
     public static void Compute(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> destination)

@@ -9,7 +9,7 @@ namespace Copal.Tensors.Kernels;
 /// as in HF's <c>apply_rotary_pos_emb</c> with a narrower cos. Products and sums are rounded separately (no FMA), as
 /// torch's elementwise ops do, so results match HF bit for bit when the tables match.
 /// </summary>
-public static class Rope
+internal static class Rope
 {
     /// <summary>
     /// Rotates one row x [heads·headDim] in place at <paramref name="position"/> using tables cos/sin [maxPos, rotaryDim/2].

@@ -6,7 +6,7 @@ namespace Copal.Tensors.Kernels;
 /// <param name="LowFreqFactor">llama3 only.</param>
 /// <param name="HighFreqFactor">llama3 only.</param>
 /// <param name="OriginalMaxPositionEmbeddings">llama3, longrope and yarn: the context length before extension.</param>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192)
+internal sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192)
 {
     /// <summary>longrope: each frequency's divisor at positions below <see cref="OriginalMaxPositionEmbeddings"/> (one per pair).</summary>
     public IReadOnlyList<double>? ShortFactors { get; init; }
@@ -23,7 +23,7 @@ public sealed record RopeScaling(string Type, double Factor, double LowFreqFacto
 }
 
 /// <summary>cos/sin tables [positions, rotaryDim/2] for <see cref="Rope"/>.</summary>
-public sealed class RopeTables
+internal sealed class RopeTables
 {
     private RopeTables(float[] cos, float[] sin, float[] inverseFrequencies)
     {

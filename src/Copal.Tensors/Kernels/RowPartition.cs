@@ -8,7 +8,7 @@ namespace Copal.Tensors.Kernels;
 /// stay whole. Kernels themselves only ever see one range, which keeps them testable single-threaded. Ranges run
 /// on the persistent <see cref="WorkerPool"/>; with a struct body a call allocates nothing.
 /// </summary>
-public static unsafe class RowPartition
+internal static unsafe class RowPartition
 {
     /// <summary>Threads to use for a request of <paramref name="threads"/> (0 or less = all cores).</summary>
     public static int Resolve(int threads) => threads <= 0 ? Environment.ProcessorCount : threads;

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>The SwiGLU gate: silu(gate) · up with silu(g) = g / (1 + e^(−g)).</summary>
-public static class SiluMul
+internal static class SiluMul
 {
     /// <summary>destination[i] = silu(gate[i]) · up[i]; destination may alias gate or up (each element is read before written).</summary>
     public static void Compute(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination) =>

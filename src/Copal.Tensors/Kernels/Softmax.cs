@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace Copal.Tensors.Kernels;
 
 /// <summary>Numerically stable softmax: exp(x − max) / Σ exp(x − max), so no exponent overflows.</summary>
-public static class Softmax
+internal static class Softmax
 {
     /// <summary>destination = softmax(x); destination may alias x. An all −∞ row yields NaN, as torch does.</summary>
     public static void Compute(ReadOnlySpan<float> x, Span<float> destination)

@@ -5,7 +5,7 @@ namespace Copal.Tensors.Kernels;
 /// matrices over 2 GiB and memory-mapped checkpoints need no copy. The memory belongs to the caller. Stored
 /// row-major (a checkpoint's layout), or in <see cref="WeightLayout.Panels"/> (<see cref="PanelPacking"/>).
 /// </summary>
-public readonly unsafe struct WeightMatrix
+internal readonly unsafe struct WeightMatrix
 {
     /// <summary>Rows of one panel of the <see cref="WeightLayout.Panels"/> layout: the GEMM's sliver width, so packing reads a panel as is.</summary>
     public const int PanelRows = GemmMicroKernel.NR;
@@ -104,7 +104,7 @@ public readonly unsafe struct WeightMatrix
 }
 
 /// <summary>How a <see cref="WeightMatrix"/> lays out its elements.</summary>
-public enum WeightLayout
+internal enum WeightLayout
 {
     /// <summary>Row-major [Rows, Cols], as a checkpoint stores it.</summary>
     Rows,

@@ -9,7 +9,7 @@ namespace Copal.Tensors.Numerics;
 /// Conversions between f32 and the 16-bit float formats checkpoints store: bfloat16 (the top half of an f32) and
 /// IEEE half (F16, through <see cref="Half"/>). Narrowing rounds to nearest, ties to even; NaN stays NaN.
 /// </summary>
-public static class FloatConvert
+internal static class FloatConvert
 {
     /// <summary>The f32 whose top 16 bits are <paramref name="bits"/> (exact: every bf16 is an f32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -9,7 +9,7 @@ namespace Copal.Tensors.Numerics;
 /// Finds NaN and ±Inf in stored floating-point data without converting it: a value is non-finite exactly when all
 /// its exponent bits are set, so one AND and one compare per element decide, in the widest vectors the machine has.
 /// </summary>
-public static class NonFinite
+internal static class NonFinite
 {
     private const ushort BF16Exponent = 0x7F80;
     private const ushort F16Exponent = 0x7C00;

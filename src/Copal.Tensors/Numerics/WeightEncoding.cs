@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Copal.Tensors.Numerics;
 
 /// <summary>Turns f32 weights into a checkpoint's stored dtype (exact zeros stay exact zeros): pruned weights, synthetic ones.</summary>
-public static class WeightEncoding
+internal static class WeightEncoding
 {
     /// <summary>Elements encoded per piece by the <see cref="NativeTensor"/> overload: a piece's bytes fit a span.</summary>
     internal const int PieceElements = 1 << 26;

@@ -9,7 +9,7 @@ namespace Copal.Tensors.Safetensors;
 /// <param name="ElementCount">Its elements.</param>
 /// <param name="ByteLength">Its bytes in the file.</param>
 /// <param name="File">The name (not the path) of the safetensors file holding it.</param>
-public sealed record TensorSummary(string Name, DType DType, long[] Shape, long ElementCount, long ByteLength, string File)
+internal sealed record TensorSummary(string Name, DType DType, long[] Shape, long ElementCount, long ByteLength, string File)
 {
     /// <summary>The shape as text, e.g. "[4096, 11008]".</summary>
     public string ShapeString => "[" + string.Join(", ", Shape) + "]";
@@ -19,7 +19,7 @@ public sealed record TensorSummary(string Name, DType DType, long[] Shape, long 
 /// <param name="Tensors">Stored tensors of the dtype.</param>
 /// <param name="Elements">Their elements.</param>
 /// <param name="Bytes">Their bytes.</param>
-public readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes);
+internal readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes);
 
 /// <summary>
 /// What a checkpoint holds: every tensor (name, dtype, shape, file), the model's parameter count, the bytes, and the
@@ -35,7 +35,7 @@ public readonly record struct DTypeTotals(int Tensors, long Elements, long Bytes
 /// <param name="Metadata">The safetensors metadata (<c>__metadata__</c>) of every file of the checkpoint (<see cref="SafetensorsCheckpoint.MergedMetadata"/>).</param>
 /// <param name="SparseWeights">Weights stored compact.</param>
 /// <param name="SparseStoredValues">Values the compact weights keep (their value parts' elements).</param>
-public sealed record CheckpointSummary(
+internal sealed record CheckpointSummary(
     IReadOnlyList<TensorSummary> Tensors,
     long ParameterCount,
     long ByteCount,

@@ -3,7 +3,7 @@ using Copal.Tensors.Backends.Cpu;
 namespace Copal.Tensors.Safetensors;
 
 /// <summary>How <see cref="WeightResidence.Auto"/> is decided: from the checkpoint's size and the memory available.</summary>
-public static class WeightResidencePolicy
+internal static class WeightResidencePolicy
 {
     /// <summary>
     /// <see cref="WeightResidence.Auto"/> resolved for <paramref name="bytes"/> of files: read into memory when they

@@ -3,7 +3,7 @@ using Copal.Tensors.Backends;
 namespace Copal.Tensors.Sparse;
 
 /// <summary>A weight [out, in] held compressed on the CPU; <see cref="SparseMatMul"/> multiplies by it.</summary>
-public sealed class CpuSparseWeight : DeviceWeight
+internal sealed class CpuSparseWeight : DeviceWeight
 {
     private readonly bool _ownsMatrix;
 

@@ -9,7 +9,7 @@ namespace Copal.Tensors.Sparse;
 /// single-threaded kernel. One input row (decode) streams each weight row once and expands it in registers;
 /// several rows (prefill) go through <see cref="SparseGemm"/>, the dense blocked GEMM fed from compressed rows.
 /// </summary>
-public static unsafe class SparseMatMul
+internal static unsafe class SparseMatMul
 {
     /// <summary>Computes y = x · Wᵀ on up to <paramref name="threads"/> threads.</summary>
     /// <param name="x">Input [rows, w.Cols], row-major f32.</param>

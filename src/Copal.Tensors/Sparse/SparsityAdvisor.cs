@@ -6,14 +6,14 @@ namespace Copal.Tensors.Sparse;
 /// <param name="Sparsity">Fraction of elements that are zero, 0 to 1.</param>
 /// <param name="Valid24">Every group of 4 columns has at most 2 nonzeros (and the width is a multiple of 4).</param>
 /// <param name="Valid48">Every group of 8 columns has at most 4 nonzeros (and the width is a multiple of 8).</param>
-public readonly record struct SparsityStats(double Sparsity, bool Valid24, bool Valid48);
+internal readonly record struct SparsityStats(double Sparsity, bool Valid24, bool Valid48);
 
 /// <summary>The storage the advisor picks at load: a format (N and M for <see cref="SparseFormat.NM"/>) and why.</summary>
 /// <param name="Format">The format picked; <see cref="SparseFormat.Dense"/> to keep the weight dense.</param>
 /// <param name="N">Values kept per group for <see cref="SparseFormat.NM"/>; 0 otherwise.</param>
 /// <param name="M">Group width for <see cref="SparseFormat.NM"/>; 0 otherwise.</param>
 /// <param name="Reason">Why, in words, for the load log.</param>
-public sealed record SparsityChoice(SparseFormat Format, int N, int M, string Reason);
+internal sealed record SparsityChoice(SparseFormat Format, int N, int M, string Reason);
 
 /// <summary>The CPU sparse GEMV a process runs (<see cref="SparseMatMul"/>): the break-even points differ between them.</summary>
 public enum SparseGemvPath
@@ -42,7 +42,7 @@ public enum SparseGemvPath
 /// the F16 bitmask and every F16 format on AVX2 were not measured, so no other F16 weight is converted for speed
 /// (compact F16 checkpoints and <c>--sparse force</c> still load compressed).
 /// </summary>
-public static class SparsityAdvisor
+internal static class SparsityAdvisor
 {
     /// <summary>Sparsity from which the AVX-512 bitmask GEMV beats the dense BF16 GEMV.</summary>
     public const double BitmaskBreakEvenBf16 = 0.50;

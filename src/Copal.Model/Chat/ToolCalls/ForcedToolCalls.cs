@@ -9,7 +9,7 @@ namespace Copal.Model.Chat.ToolCalls;
 /// RequireSpecific), made by structured outputs as vLLM makes it: the reply is held to a JSON schema and read back as
 /// the call. The model is still shown the tools in its own format; only its reply's shape is fixed.
 /// </summary>
-public static class ForcedToolCalls
+internal static class ForcedToolCalls
 {
     /// <summary>
     /// The schema the reply is held to. A named function (or the only one offered): its parameters, the reply being the

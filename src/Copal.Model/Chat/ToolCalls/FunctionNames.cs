@@ -8,7 +8,7 @@ namespace Copal.Model.Chat.ToolCalls;
 /// (a name with a space or a '>' would also not come back intact from a call format such as Qwen3-Coder's
 /// <c>&lt;function=NAME&gt;</c>).
 /// </summary>
-public static partial class FunctionNames
+internal static partial class FunctionNames
 {
     /// <summary>What a name must be, for messages.</summary>
     public const string Rule = "1 to 64 letters, digits, underscores or dashes";

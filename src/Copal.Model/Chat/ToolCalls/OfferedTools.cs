@@ -10,7 +10,7 @@ namespace Copal.Model.Chat.ToolCalls;
 /// <param name="Names">The functions' names: the calls a reply may make.</param>
 /// <param name="Format">How the model writes a call it chooses to make.</param>
 /// <param name="Parallel">Whether a reply may make more than one call (false keeps the first).</param>
-public sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel)
+internal sealed record OfferedTools(IReadOnlyList<object> Definitions, IReadOnlyList<string> Names, ToolCallFormat Format, bool Parallel)
 {
     /// <summary>
     /// The most functions a request may offer: OpenAI's bound, held by copal serve and <see cref="CopalChatClient"/>

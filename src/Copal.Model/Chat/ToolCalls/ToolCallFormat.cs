@@ -29,7 +29,7 @@ public enum ToolCallFormat
 }
 
 /// <summary>Names and detection of <see cref="ToolCallFormat"/>s.</summary>
-public static class ToolCallFormats
+internal static class ToolCallFormats
 {
     /// <summary>The formats by the names <c>--tool-call-parser</c> takes (vLLM's names).</summary>
     public static IReadOnlyDictionary<string, ToolCallFormat> ByName { get; } = new Dictionary<string, ToolCallFormat>(StringComparer.Ordinal)

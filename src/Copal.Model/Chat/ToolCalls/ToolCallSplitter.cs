@@ -9,7 +9,7 @@ namespace Copal.Model.Chat.ToolCalls;
 /// The arguments, a JSON object ("{}" when it gave none): as the model wrote them where its format is JSON; built from
 /// its parameters as vLLM builds them (<see cref="PythonJson"/>) where it is Qwen3-Coder's.
 /// </param>
-public sealed record ToolCall(string Name, string Arguments);
+internal sealed record ToolCall(string Name, string Arguments);
 
 /// <summary>
 /// Takes a reply's tool calls out of its text, in the model's <see cref="ToolCallFormat"/>, piece by piece as the
@@ -18,7 +18,7 @@ public sealed record ToolCall(string Name, string Arguments);
 /// when the reply ends. A reply whose calls do not read (JSON or a block cut by max_tokens, a function not offered, a
 /// field missing, text after the calls) is all content: a caller is never handed a call it cannot make.
 /// </summary>
-public sealed class ToolCallSplitter
+internal sealed class ToolCallSplitter
 {
     private const string ToolCallOpen = "<tool_call>";
     private const string ToolCallClose = "</tool_call>";
@@ -336,7 +336,7 @@ public sealed class ToolCallSplitter
 }
 
 /// <summary>Ids for the calls a reply makes, as OpenAI's look: <c>call_</c> and 24 random hex digits.</summary>
-public static class ToolCallIds
+internal static class ToolCallIds
 {
     /// <summary>A fresh id.</summary>
     public static string New() => "call_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));

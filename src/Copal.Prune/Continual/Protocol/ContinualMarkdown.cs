@@ -8,7 +8,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// metrics, the paired count against COPAL, the classic BWT labelled), each seed's numbers, the preconditions, and R
 /// for every variant and seed with timing and mask drift.
 /// </summary>
-public static class ContinualMarkdown
+internal static class ContinualMarkdown
 {
     /// <summary>The Markdown text of report.md for <paramref name="report"/>.</summary>
     public static string Render(ContinualReport report)

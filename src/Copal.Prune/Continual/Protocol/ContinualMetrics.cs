@@ -6,7 +6,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// perplexity on dataset i after step t, 0-based (R[T, i] in the formulas is R[T−1][i]). A value that cannot be
 /// formed (a non-finite or non-positive perplexity, too few steps, no joint reference) is null, never NaN.
 /// </summary>
-public static class ContinualMetrics
+internal static class ContinualMetrics
 {
     /// <summary>final_gm_ratio = exp((1/T)·Σ_i log(R[T, i] / dense_i)): the geometric-mean perplexity ratio to the dense model after the last step.</summary>
     public static double? FinalGmRatio(double[][] r, IReadOnlyList<double> dense)

@@ -6,7 +6,7 @@ using Copal.Tensors;
 namespace Copal.Prune.Continual.Protocol;
 
 /// <summary>Hand-written SVG figures of a continual report: perplexity per dataset across steps, and heatmaps of R.</summary>
-public static class ContinualSvg
+internal static class ContinualSvg
 {
     private static readonly string[] s_palette =
         ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];

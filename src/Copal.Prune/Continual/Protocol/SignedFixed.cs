@@ -8,7 +8,7 @@ namespace Copal.Prune.Continual.Protocol;
 /// negative value that rounds to zero as "-+0.0000" (.NET formats such a value with the first section and keeps the
 /// minus); here it is "-0.0000", as the standard "F4" and Python's "+.4f" write it.
 /// </summary>
-public static class SignedFixed
+internal static class SignedFixed
 {
     /// <summary><paramref name="value"/> with a leading '+' or '-' and <paramref name="decimals"/> decimals; a negative zero is "+".</summary>
     public static string Format(double value, int decimals)

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Copal.Tensors.Backends.Cpu;
 
 /// <summary>f32 elements in zeroed native memory aligned to 64 bytes (a cache line, and a Vector512).</summary>
-public sealed unsafe class CpuBuffer : DeviceBuffer
+internal sealed unsafe class CpuBuffer : DeviceBuffer
 {
     private float* _pointer;
 

@@ -7,7 +7,7 @@ namespace Copal.Tensors.Backends.Cpu;
 /// A weight in its stored dtype for the CPU kernels, which convert BF16/F16 in registers: a zero-copy view of the
 /// checkpoint's memory, which must outlive this object, or a copy this object owns (<see cref="Copy"/>).
 /// </summary>
-public unsafe class CpuWeight : DeviceWeight
+internal unsafe class CpuWeight : DeviceWeight
 {
     /// <summary>Wraps a 2-D tensor [out, in] of dtype F32, F16 or BF16.</summary>
     public CpuWeight(TensorView view)

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Copal.Tensors.Backends.Ilgpu;
 
 /// <summary>f32 elements in the memory of one <see cref="IlgpuBackend"/>'s accelerator.</summary>
-public sealed class IlgpuBuffer : DeviceBuffer
+internal sealed class IlgpuBuffer : DeviceBuffer
 {
     internal IlgpuBuffer(IlgpuBackend owner, MemoryBuffer1D<float, Stride1D.Dense> memory, long length)
         : base(length)

@@ -10,7 +10,7 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// stored on the CPU, or bitmask values with the mask as 32-bit words per row plus, per word, the index of its first
 /// value (so threads can start at any word).
 /// </summary>
-public sealed class IlgpuSparseWeight : DeviceWeight
+internal sealed class IlgpuSparseWeight : DeviceWeight
 {
     private readonly MemoryBuffer[] _buffers;
 

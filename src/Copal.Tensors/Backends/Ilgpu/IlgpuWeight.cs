@@ -8,7 +8,7 @@ namespace Copal.Tensors.Backends.Ilgpu;
 /// A dense weight matrix in device memory in its stored dtype: f32 elements, or the raw 16-bit words of F16 and
 /// BF16, which the kernels convert in registers.
 /// </summary>
-public sealed class IlgpuWeight : DeviceWeight
+internal sealed class IlgpuWeight : DeviceWeight
 {
     private readonly MemoryBuffer? _f32;
     private readonly MemoryBuffer? _words;
