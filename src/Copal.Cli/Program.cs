@@ -17,7 +17,9 @@ internal static class Program
         RootCommand root = CreateRoot();
         // `copal` alone asks for nothing: it shows the commands on stdout and exits 0, as `copal --help` does.
         ParseResult parsed = root.Parse(args.Length == 0 ? ["--help"] : args, Parsing);
-        if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+        // Help is what the parser took as the help option, not any "-h" among the arguments: `generate -p -h` is the
+        // prompt "-h" (then a usage error: no -m), where `generate --bogus --help` shows help.
+        if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {
             // Usage errors exit with 2, after the one-line reason and where to find the command's options.
             Console.Error.WriteLine($"copal: error: {FirstUsageError(parsed)}");

@@ -185,6 +185,30 @@ public sealed class ConventionTests(PrunedModels models) : IClassFixture<PrunedM
         Assert.Contains(expected, r.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// "-h" or "--help" given as an option's value is that value, not a request for help: `generate -p -h` (the prompt
+    /// "-h", no -m) printed System.CommandLine's raw error and the whole help and exited 1, because the raw arguments were
+    /// searched for "-h". Help given as an option, beside an unknown one, still shows help.
+    /// </summary>
+    [Theory]
+    [InlineData("-h")]
+    [InlineData("--help")]
+    public void Help_given_as_an_options_value_is_a_value(string value)
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "-p", value);
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}; stderr: {r.Stderr}");
+        Assert.StartsWith("copal: error: the option -m/--model is required", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public void Help_beside_an_unknown_option_still_shows_help()
+    {
+        CopalProcess.Result r = CopalProcess.Run("generate", "--no-such-option", "--help");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("--model", r.Stdout, StringComparison.Ordinal);
+    }
+
     // An enum's default was shown by its C# name ("[default: Raw]"), a spelling the docs never use.
     [Fact]
     public void Help_shows_each_default_as_the_docs_spell_it()
