@@ -169,6 +169,20 @@ public class ForcedToolCallTests
             StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Parameters with both a $ref and an allOf at their top are refused among several functions for what the caller
+    /// wrote, as where they are the whole schema: the union wrapped the $ref alone into an anyOf branch, and the refusal
+    /// spoke of an anyOf the caller never wrote.
+    /// </summary>
+    [Fact]
+    public void A_ref_beside_allOf_is_refused_among_several_as_where_it_is_the_whole_schema()
+    {
+        JsonElement parameters = Parse("""{"$ref":"#/$defs/o","allOf":[{"type":"object"}],"$defs":{"o":{"type":"object"}}}""");
+        SchemaNotSupportedException alone = Assert.Throws<SchemaNotSupportedException>(() => JsonSchemaCompiler.Compile(parameters));
+        string among = Problem(new("g", null), new("f", parameters));
+        Assert.True("the parameters of 'f' cannot be held to: " + alone.Message == among, $"alone: {alone.Message}\namong several: {among}");
+    }
+
     [Fact]
     public void A_type_no_schema_has_is_refused_among_several_not_taken_as_one_that_leaves_out_objects()
     {

@@ -142,8 +142,9 @@ internal static class ForcedToolCalls
     }
 
     // The $ref or allOf at the top of parameters that goes into an anyOf of one branch, with "type": "object" beside
-    // it; null where there is none, or where a type, anyOf, oneOf, enum or const is there too (a type narrows as it
-    // stands; beside the others a $ref or allOf is refused as where the parameters are the whole schema).
+    // it; null where there is none, or where a type, anyOf, oneOf, enum or const is there too, or both a $ref and an
+    // allOf (a type narrows as it stands; beside the others a $ref or allOf is refused as where the parameters are the
+    // whole schema).
     private static JsonProperty? Wrapper(JsonElement schema)
     {
         if (schema.ValueKind != JsonValueKind.Object)
@@ -157,8 +158,13 @@ internal static class ForcedToolCalls
             {
                 return null;
             }
-            if ((p.NameEquals("$ref") || p.NameEquals("allOf")) && wrapper is null)
+            if (p.NameEquals("$ref") || p.NameEquals("allOf"))
             {
+                if (wrapper is not null)
+                {
+                    // Both: wrapping one would have it refused beside an anyOf the caller never wrote.
+                    return null;
+                }
                 wrapper = p;
             }
         }
