@@ -129,6 +129,42 @@ public sealed partial class ClosedOutputTests : IDisposable
     /// `copal tokenize -f big | head -c 10` as typed in a shell: ids far beyond a pipe's buffer, so the reader exits
     /// with most of them unwritten. It exited 0.
     /// </summary>
+    /// <summary>
+    /// logits' "wrote N positions to standard output" is the end of its report, as tokenize's count is: after the notice
+    /// that the run stops, it told of a document no one read. One block of positions (under 64 tokens) is computed
+    /// before any row is written, and its full rows are far more than a pipe holds, so the reader (head, which cannot
+    /// exit before the first bytes come) is gone while the rows are still being written, whatever the timing.
+    /// </summary>
+    [LinuxTheory]
+    [InlineData("-")]
+    [InlineData("/dev/stdout")]
+    public void Logits_says_no_wrote_line_after_the_notice(string output)
+    {
+        string head = _temp.File("head.txt");
+        var psi = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = TestData.RepoRoot,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("timeout 120 dotnet \"$1\" logits -m \"$2\" -t \"$3\" -o \"$4\" --device cpu | head -c 10 > \"$5\"; echo \"${PIPESTATUS[0]}\"");
+        psi.ArgumentList.Add("bash");
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
+        psi.ArgumentList.Add(TestData.Stories260K);
+        psi.ArgumentList.Add(string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 4)));
+        psi.ArgumentList.Add(output);
+        psi.ArgumentList.Add(head);
+        using Process p = Process.Start(psi)!;
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        string status = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        Assert.True(status == "141", $"exit {status}: {stderr.Result}");
+        Assert.Equal("{\"ids\":[1,", File.ReadAllText(head));
+        Assert.EndsWith(ClosedNotice, stderr.Result, StringComparison.Ordinal);
+    }
+
     [LinuxFact]
     public void Tokenize_cut_off_by_head_exits_141()
     {

@@ -86,7 +86,11 @@ internal static class LogitsCommand
                 // code after an unfinished document.
                 Write(Console.Out);
                 Console.Out.WriteLine();
-                Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to standard output");
+                // Not after the notice that the run stops for a reader gone (exit 141), as tokenize's count: no one read it.
+                if (!StandardOutput.WasCutShort())
+                {
+                    Out.Info($"copal: wrote {Plural.Of(ids.Length, "position")} to standard output");
+                }
                 return CliErrors.Ok;
             }
             AtomicFile.WriteText(path, "--out", Write);

@@ -122,4 +122,61 @@ public sealed class OverlappingCallsTests : IDisposable
         Assert.Equal(Prompt.Length + 1, state.Positions);
         Assert.Equal(_model.Config.VocabSize, _model.ReadLogits(state).Length);
     }
+    /// <summary>
+    /// A batch step refused at one of its sequences gives back the states it had taken (the batch and the sequences
+    /// before it), and not the one another call holds: that call's state stays refused to others until it ends.
+    /// </summary>
+    [Fact]
+    public void A_batch_step_refused_at_a_busy_sequence_frees_what_it_took_and_not_the_busy_state()
+    {
+        using RunState state = _model.CreateState(2, 16);
+        using RunState batch = _model.CreateState(2, 16, allRowLogits: true);
+        using RunState other = _model.CreateState(1, 16);
+        Exception? stillHeld = null;
+        var tap = new SecondCallTap(() =>
+        {
+            try
+            {
+                _model.ForwardBatch(batch, [other, state], [1, 1], [0, 0]);
+            }
+            finally
+            {
+                stillHeld = Record.Exception(() => _model.ReadLogits(state));
+            }
+        });
+
+        _model.Forward(state, Prompt, 0, LogitsMode.Last, tap);
+
+        AssertRefused(tap);
+        Assert.IsType<InvalidOperationException>(stillHeld);
+        Assert.Equal(0, other.Positions);
+        _model.ForwardBatch(batch, [other], [1], [0]);
+        Assert.Equal(1, other.Positions);
+    }
+
+    /// <summary>A call that ends by an exception (a tap's, or a cancellation) leaves the state free for the next call.</summary>
+    [Fact]
+    public void A_call_that_throws_leaves_the_state_free()
+    {
+        float[] alone = LogitsAlone();
+        using RunState state = _model.CreateState(2, 16);
+        var tap = new ThrowingTap();
+
+        Assert.Throws<InvalidDataException>(() => _model.Forward(state, Prompt, 0, LogitsMode.Last, tap));
+        using (var cancelled = new CancellationTokenSource())
+        {
+            cancelled.Cancel();
+            Assert.Throws<OperationCanceledException>(() => _model.Forward(state, Prompt, 0, LogitsMode.Last, cancellationToken: cancelled.Token));
+        }
+        using DeviceBuffer hidden = _backend.Allocate(2L * _model.Config.HiddenSize);
+        Assert.Throws<InvalidDataException>(() => _model.ForwardLayer(state, 0, hidden, 1, 0, tap));
+
+        _model.Forward(state, Prompt, 0, LogitsMode.Last);
+        Assert.Equal(alone, _model.ReadLogits(state));
+    }
+
+    private sealed class ThrowingTap : IForwardTap
+    {
+        public void OnLayerInput(int layer, DeviceBuffer hidden, int rows) => throw new InvalidDataException("from the tap");
+    }
 }
