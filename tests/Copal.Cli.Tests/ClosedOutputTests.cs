@@ -23,26 +23,10 @@ public sealed partial class ClosedOutputTests : IDisposable
         File.WriteAllText(config, ContextField().Replace(File.ReadAllText(config), "\"max_position_embeddings\": 2000000"));
         string head = _temp.File("head.txt");
         // `timeout` only bounds a run that never stops (124, a failure); the exit code of copal itself is printed.
-        var psi = new ProcessStartInfo("bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = TestData.RepoRoot,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("timeout 120 dotnet \"$1\" generate -m \"$2\" -n 1999000 --device cpu | head -c 16 > \"$3\"; echo \"${PIPESTATUS[0]}\"");
-        psi.ArgumentList.Add("bash");
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
-        psi.ArgumentList.Add(model);
-        psi.ArgumentList.Add(head);
-        using Process p = Process.Start(psi)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string status = p.StandardOutput.ReadToEnd().Trim();
-        p.WaitForExit();
-        Assert.True(status == "141", $"exit {status}: {stderr.Result}");
+        (string status, string stderr) = CutByHead(16, head, "generate", "-m", model, "-n", "1999000", "--device", "cpu");
+        Assert.True(status == "141", $"exit {status}: {stderr}");
         Assert.Equal("Once upon a time", File.ReadAllText(head));
-        Assert.EndsWith("copal: standard output was closed (its reader exited); stopping...\ncopal: cancelled\n", stderr.Result, StringComparison.Ordinal);
+        Assert.EndsWith("copal: standard output was closed (its reader exited); stopping...\ncopal: cancelled\n", stderr, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -141,28 +125,10 @@ public sealed partial class ClosedOutputTests : IDisposable
     public void Logits_says_no_wrote_line_after_the_notice(string output)
     {
         string head = _temp.File("head.txt");
-        var psi = new ProcessStartInfo("bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = TestData.RepoRoot,
-        };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("timeout 120 dotnet \"$1\" logits -m \"$2\" -t \"$3\" -o \"$4\" --device cpu | head -c 10 > \"$5\"; echo \"${PIPESTATUS[0]}\"");
-        psi.ArgumentList.Add("bash");
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
-        psi.ArgumentList.Add(TestData.Stories260K);
-        psi.ArgumentList.Add(string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 4)));
-        psi.ArgumentList.Add(output);
-        psi.ArgumentList.Add(head);
-        using Process p = Process.Start(psi)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string status = p.StandardOutput.ReadToEnd().Trim();
-        p.WaitForExit();
-        Assert.True(status == "141", $"exit {status}: {stderr.Result}");
+        (string status, string stderr) = CutByHead(10, head, "logits", "-m", TestData.Stories260K, "-t", string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 4)), "-o", output, "--device", "cpu");
+        Assert.True(status == "141", $"exit {status}: {stderr}");
         Assert.Equal("{\"ids\":[1,", File.ReadAllText(head));
-        Assert.EndsWith(ClosedNotice, stderr.Result, StringComparison.Ordinal);
+        Assert.EndsWith(ClosedNotice, stderr, StringComparison.Ordinal);
     }
 
     [LinuxFact]
@@ -171,6 +137,17 @@ public sealed partial class ClosedOutputTests : IDisposable
         string text = _temp.File("big.txt");
         File.WriteAllText(text, string.Concat(Enumerable.Repeat("Once upon a time there was a little girl. ", 6000)));
         string head = _temp.File("head.txt");
+        (string status, string stderr) = CutByHead(10, head, "tokenize", "-m", TestData.Stories260K, "-f", text);
+        Assert.True(status == "141", $"exit {status}: {stderr}");
+        Assert.Equal(10, File.ReadAllText(head).Length);
+    }
+
+    /// <summary>
+    /// Runs <c>copal ARGS | head -c BYTES &gt; HEAD</c> in bash and gives copal's own exit code (bash's PIPESTATUS) and
+    /// its standard error. <c>timeout</c> only bounds a run that never stops (124, a failure).
+    /// </summary>
+    private static (string Status, string Stderr) CutByHead(int bytes, string head, params string[] copalArgs)
+    {
         var psi = new ProcessStartInfo("bash")
         {
             RedirectStandardOutput = true,
@@ -179,18 +156,19 @@ public sealed partial class ClosedOutputTests : IDisposable
             WorkingDirectory = TestData.RepoRoot,
         };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("timeout 120 dotnet \"$1\" tokenize -m \"$2\" -f \"$3\" | head -c 10 > \"$4\"; echo \"${PIPESTATUS[0]}\"");
+        psi.ArgumentList.Add($"timeout 120 dotnet \"$1\" \"${{@:3}}\" | head -c {bytes} > \"$2\"; echo \"${{PIPESTATUS[0]}}\"");
         psi.ArgumentList.Add("bash");
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "copal.dll"));
-        psi.ArgumentList.Add(TestData.Stories260K);
-        psi.ArgumentList.Add(text);
         psi.ArgumentList.Add(head);
+        foreach (string a in copalArgs)
+        {
+            psi.ArgumentList.Add(a);
+        }
         using Process p = Process.Start(psi)!;
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         string status = p.StandardOutput.ReadToEnd().Trim();
         p.WaitForExit();
-        Assert.True(status == "141", $"exit {status}: {stderr.Result}");
-        Assert.Equal(10, File.ReadAllText(head).Length);
+        return (status, stderr.Result);
     }
 
     [GeneratedRegex("\"max_position_embeddings\": *512")]
