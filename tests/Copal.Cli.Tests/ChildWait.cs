@@ -30,9 +30,9 @@ internal static class ChildWait
             {
                 cpu = p.TotalProcessorTime;
             }
-            catch (InvalidOperationException)
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
-                continue; // it ended between the wait and the reading
+                continue; // it ended between the wait and the reading (Win32Exception: its /proc entry was already gone)
             }
             if (cpu >= cpuLimit)
             {
